@@ -1,0 +1,121 @@
+"""Signature hashes: legacy (pre-SegWit) and BIP143 (SegWit v0).
+
+BIP143's three midstates (hashPrevouts, hashSequence, hashOutputs) depend only on the
+transaction, so :class:`PrecomputedTransactionData` computes each once per transaction and all
+inputs share them; this is what makes SegWit signature hashing linear rather than quadratic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from struct import pack
+
+from wattchain.core.hashes import sha256d
+from wattchain.core.serialization import compact_size, i64, u32, var_bytes
+from wattchain.core.tx import Transaction
+from wattchain.script.script import remove_codeseparators
+
+SIGHASH_ALL = 0x01
+SIGHASH_NONE = 0x02
+SIGHASH_SINGLE = 0x03
+SIGHASH_ANYONECANPAY = 0x80
+
+#: The value legacy sighash returns for SIGHASH_SINGLE without a matching output (and for an
+#: input index out of range): uint256(1). Signatures over it are valid; Bitcoin keeps the bug.
+SIGHASH_ONE = b"\x01" + bytes(31)
+
+_EMPTY_OUTPUT = pack("<q", -1) + b"\x00"
+
+
+class PrecomputedTransactionData:
+    """Per-transaction BIP143 midstates, each computed on first use and then shared."""
+
+    __slots__ = ("tx", "__dict__")
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    @cached_property
+    def hash_prevouts(self) -> bytes:
+        return sha256d(b"".join(txin.prevout.serialize() for txin in self.tx.inputs))
+
+    @cached_property
+    def hash_sequence(self) -> bytes:
+        return sha256d(b"".join(u32(txin.sequence) for txin in self.tx.inputs))
+
+    @cached_property
+    def hash_outputs(self) -> bytes:
+        return sha256d(b"".join(out.serialize() for out in self.tx.outputs))
+
+
+def legacy_signature_hash(script_code: bytes, tx: Transaction, input_index: int,
+                          hash_type: int) -> bytes:
+    """Bitcoin's original signature hash.
+
+    ``script_code`` must already have had the signature removed (FindAndDelete) by the caller;
+    OP_CODESEPARATORs are removed here. ``hash_type`` is the signed 32-bit value; its full
+    32 bits are committed to, while only the low 5 bits and the 0x80 bit select behaviour.
+    """
+    if input_index >= len(tx.inputs):
+        return SIGHASH_ONE
+    base_type = hash_type & 0x1F
+    anyone_can_pay = bool(hash_type & SIGHASH_ANYONECANPAY)
+    if base_type == SIGHASH_SINGLE and input_index >= len(tx.outputs):
+        return SIGHASH_ONE
+    zero_other_sequences = base_type in (SIGHASH_NONE, SIGHASH_SINGLE)
+    script_code = remove_codeseparators(script_code)
+
+    parts = [u32(tx.version)]
+    chosen = [input_index] if anyone_can_pay else range(len(tx.inputs))
+    parts.append(compact_size(len(chosen)))
+    for i in chosen:
+        txin = tx.inputs[i]
+        parts.append(txin.prevout.serialize())
+        if i == input_index:
+            parts.append(var_bytes(script_code))
+            parts.append(u32(txin.sequence))
+        else:
+            parts.append(b"\x00")
+            parts.append(u32(0 if zero_other_sequences else txin.sequence))
+    if base_type == SIGHASH_NONE:
+        parts.append(b"\x00")
+    elif base_type == SIGHASH_SINGLE:
+        parts.append(compact_size(input_index + 1))
+        parts.extend(_EMPTY_OUTPUT for _ in range(input_index))
+        parts.append(tx.outputs[input_index].serialize())
+    else:
+        parts.append(compact_size(len(tx.outputs)))
+        parts.extend(out.serialize() for out in tx.outputs)
+    parts.append(u32(tx.locktime))
+    parts.append(u32(hash_type & 0xFFFFFFFF))
+    return sha256d(b"".join(parts))
+
+
+def segwit_v0_signature_hash(script_code: bytes, tx: Transaction, input_index: int,
+                             hash_type: int, amount: int,
+                             precomputed: PrecomputedTransactionData | None = None) -> bytes:
+    """BIP143 signature hash for SegWit v0 inputs (commits to the spent amount)."""
+    if precomputed is None:
+        precomputed = PrecomputedTransactionData(tx)
+    base_type = hash_type & 0x1F
+    anyone_can_pay = bool(hash_type & SIGHASH_ANYONECANPAY)
+    zero = bytes(32)
+    hash_prevouts = zero if anyone_can_pay else precomputed.hash_prevouts
+    if anyone_can_pay or base_type in (SIGHASH_SINGLE, SIGHASH_NONE):
+        hash_sequence = zero
+    else:
+        hash_sequence = precomputed.hash_sequence
+    if base_type not in (SIGHASH_SINGLE, SIGHASH_NONE):
+        hash_outputs = precomputed.hash_outputs
+    elif base_type == SIGHASH_SINGLE and input_index < len(tx.outputs):
+        hash_outputs = sha256d(tx.outputs[input_index].serialize())
+    else:
+        hash_outputs = zero
+    txin = tx.inputs[input_index]
+    preimage = b"".join((
+        u32(tx.version), hash_prevouts, hash_sequence, txin.prevout.serialize(),
+        var_bytes(script_code), i64(amount), u32(txin.sequence), hash_outputs,
+        u32(tx.locktime), u32(hash_type & 0xFFFFFFFF),
+    ))
+    return sha256d(preimage)
