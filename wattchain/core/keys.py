@@ -77,6 +77,10 @@ def parse_der_lax(sig: bytes) -> bytes:
 
 def verify_ecdsa(pubkey: bytes, der_sig: bytes, msg32: bytes) -> bool:
     """Bitcoin-consensus ECDSA verification (lax DER, S normalised, any valid pubkey encoding)."""
+    if len(msg32) != 32:
+        # libsecp256k1 reads exactly 32 bytes through the raw pointer: a shorter buffer would be
+        # read out of bounds, so refuse it before crossing into C.
+        raise ValueError("ECDSA verification needs a 32-byte message digest")
     parsed_key = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ec_pubkey_parse(_CTX, parsed_key, pubkey, len(pubkey)):
         return False

@@ -216,7 +216,8 @@ def _next_op_end(script: bytes, pos: int) -> int | None:
 def remove_codeseparators(script: bytes) -> bytes:
     """scriptCode as legacy sighash serializes it: OP_CODESEPARATORs dropped.
 
-    Bytes after an unparsable push are copied verbatim, exactly as Core's serializer does.
+    Bytes after an unparsable push are copied verbatim. (Core's sighash serializer instead stops
+    copying where its tokenizer failed; :mod:`wattchain.script.sighash` reproduces that itself.)
     """
     if Op.OP_CODESEPARATOR not in script:
         return script

@@ -14,7 +14,7 @@ from struct import pack
 from wattchain.core.hashes import sha256d
 from wattchain.core.serialization import compact_size, i64, u32, var_bytes
 from wattchain.core.tx import Transaction
-from wattchain.script.script import remove_codeseparators
+from wattchain.script.opcodes import Op
 
 SIGHASH_ALL = 0x01
 SIGHASH_NONE = 0x02
@@ -26,6 +26,9 @@ SIGHASH_ANYONECANPAY = 0x80
 SIGHASH_ONE = b"\x01" + bytes(31)
 
 _EMPTY_OUTPUT = pack("<q", -1) + b"\x00"
+
+_PUSHDATA1, _PUSHDATA2, _PUSHDATA4 = int(Op.OP_PUSHDATA1), int(Op.OP_PUSHDATA2), int(Op.OP_PUSHDATA4)
+_CODESEPARATOR = int(Op.OP_CODESEPARATOR)
 
 
 class PrecomputedTransactionData:
@@ -64,7 +67,7 @@ def legacy_signature_hash(script_code: bytes, tx: Transaction, input_index: int,
     if base_type == SIGHASH_SINGLE and input_index >= len(tx.outputs):
         return SIGHASH_ONE
     zero_other_sequences = base_type in (SIGHASH_NONE, SIGHASH_SINGLE)
-    script_code = remove_codeseparators(script_code)
+    serialized_script_code = _serialize_legacy_script_code(script_code)
 
     parts = [u32(tx.version)]
     chosen = [input_index] if anyone_can_pay else range(len(tx.inputs))
@@ -73,7 +76,7 @@ def legacy_signature_hash(script_code: bytes, tx: Transaction, input_index: int,
         txin = tx.inputs[i]
         parts.append(txin.prevout.serialize())
         if i == input_index:
-            parts.append(var_bytes(script_code))
+            parts.append(serialized_script_code)
             parts.append(u32(txin.sequence))
         else:
             parts.append(b"\x00")
@@ -90,6 +93,48 @@ def legacy_signature_hash(script_code: bytes, tx: Transaction, input_index: int,
     parts.append(u32(tx.locktime))
     parts.append(u32(hash_type & 0xFFFFFFFF))
     return sha256d(b"".join(parts))
+
+
+def _serialize_legacy_script_code(script: bytes) -> bytes:
+    """Length-prefixed scriptCode with OP_CODESEPARATORs dropped, byte for byte as Core writes it.
+
+    Core's serializer (CTransactionSignatureSerializer::SerializeScriptCode) writes the length
+    ``len(script) - separators`` but, if a push is truncated, copies bytes only up to where its
+    tokenizer stopped: just past the opcode byte and any complete length field. The result then
+    holds fewer bytes than its prefix announces. Such a script can never execute successfully,
+    but the legacy sighash (and sighash.json-style conformance) still depends on these bytes.
+    """
+    n = len(script)
+    pos = 0
+    copy_from = 0
+    separators = 0
+    out = bytearray()
+    stop = n
+    while pos < n:
+        opcode = script[pos]
+        op_start = pos
+        pos += 1
+        if opcode <= _PUSHDATA4:
+            if opcode < _PUSHDATA1:
+                size = opcode
+            else:
+                width = 1 if opcode == _PUSHDATA1 else 2 if opcode == _PUSHDATA2 else 4
+                if n - pos < width:
+                    stop = pos
+                    break
+                size = int.from_bytes(script[pos:pos + width], "little")
+                pos += width
+            if n - pos < size:
+                stop = pos
+                break
+            pos += size
+        elif opcode == _CODESEPARATOR:
+            out += script[copy_from:op_start]
+            copy_from = pos
+            separators += 1
+    if copy_from != n:
+        out += script[copy_from:stop]
+    return compact_size(n - separators) + bytes(out)
 
 
 def segwit_v0_signature_hash(script_code: bytes, tx: Transaction, input_index: int,

@@ -1,0 +1,88 @@
+"""Context-free block checks (Bitcoin Core's CheckBlockHeader and CheckBlock).
+
+These need neither the UTXO set nor the block's position, so they run first and cheaply on
+anything a peer sends. A failure raises :class:`BlockValidationError` with Core's reason.
+
+Note on ``bad-txns-duplicate`` and ``bad-txnmrklroot``: both can mean the block was *mutated*
+in transit (same header, different transaction list), not that the header is bad. The storage
+layer must therefore not mark a header invalid for these two reasons (``is_mutation_reason``).
+"""
+
+from __future__ import annotations
+
+from wattchain.consensus.errors import BlockValidationError, TxValidationError
+from wattchain.consensus.params import ChainParams
+from wattchain.consensus.target import decode_bits
+from wattchain.consensus.tx_check import check_transaction
+from wattchain.core.header import StakeBlock, StakeBlockHeader
+from wattchain.core.tx import WITNESS_SCALE_FACTOR, Transaction
+from wattchain.script.script import count_sigops
+
+#: Reasons that may come from a block mutated in transit rather than an invalid header;
+#: a node should drop such a block without marking its hash invalid (Core's BLOCK_MUTATED).
+MUTATION_REASONS = frozenset({"bad-txnmrklroot", "bad-txns-duplicate",
+                              "bad-witness-nonce-size", "bad-witness-merkle-match",
+                              "unexpected-witness"})
+
+
+def is_mutation_reason(reason: str) -> bool:
+    return reason in MUTATION_REASONS
+
+
+def check_block_header(header: StakeBlockHeader, params: ChainParams) -> None:
+    """What a header alone can show: its bits decode to a target within ``pos_limit``.
+
+    (The stake kernel and signature checks of the PoS issue are contextual: they need the
+    staked coin.)
+    """
+    if not decode_bits(header.bits).is_valid(params.pos_limit):
+        raise BlockValidationError("bad-diffbits", f"bits 0x{header.bits:08x} outside pos_limit")
+
+
+def legacy_sigop_count(tx: Transaction) -> int:
+    """Core's GetLegacySigOpCount: inaccurate counting over every script_sig and script_pubkey."""
+    count = 0
+    for txin in tx.inputs:
+        count += count_sigops(txin.script_sig, accurate=False)
+    for out in tx.outputs:
+        count += count_sigops(out.script_pubkey, accurate=False)
+    return count
+
+
+def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bool = True) -> None:
+    """Core's CheckBlock: header, merkle root and mutation, size, coinbase placement, every
+    transaction's context-free checks, and the legacy sigop limit, in Core's order."""
+    check_block_header(block.header, params)
+
+    if check_merkle_root:
+        root, mutated = block.compute_merkle_root()
+        if root != block.header.merkle_root:
+            raise BlockValidationError("bad-txnmrklroot", "hashMerkleRoot mismatch")
+        # CVE-2012-2459: a duplicated subtree gives the same root for a different tx list.
+        if mutated:
+            raise BlockValidationError("bad-txns-duplicate", "duplicate transaction")
+
+    txs = block.transactions
+    max_weight = params.max_block_weight
+    if (not txs or len(txs) * WITNESS_SCALE_FACTOR > max_weight
+            or block.base_size > params.max_block_base_size):
+        raise BlockValidationError("bad-blk-length", "size limits failed")
+
+    if not txs[0].is_coinbase():
+        raise BlockValidationError("bad-cb-missing", "first tx is not coinbase")
+    for tx in txs[1:]:
+        if tx.is_coinbase():
+            raise BlockValidationError("bad-cb-multiple", "more than one coinbase")
+
+    for tx in txs:
+        try:
+            check_transaction(tx, params.max_money, max_weight)
+        except TxValidationError as exc:
+            raise BlockValidationError(
+                exc.reason, f"transaction check failed (tx {tx.txid_hex}) {exc.detail}") from exc
+
+    sigops = 0
+    for tx in txs:
+        sigops += legacy_sigop_count(tx)
+    if sigops * WITNESS_SCALE_FACTOR > params.max_block_sigops_cost:
+        raise BlockValidationError("bad-blk-sigops", "out-of-bounds SigOpCount")

@@ -1,0 +1,233 @@
+"""Applying a block to the UTXO set and undoing it (Core's ConnectBlock / DisconnectBlock).
+
+``connect_block`` runs every rule that needs the spent coins: inputs exist and are mature, no
+value is created, BIP68 sequence locks, the block sigop cost, every input script under the
+consensus flags, and the block reward. It records the coins it spends as a :class:`BlockUndo`,
+which ``disconnect_block`` uses to restore the view exactly.
+
+Both work in a private child :class:`CoinsViewCache` of the given view and flush into it only
+when everything succeeded, so an invalid block (or mismatching undo data) leaves the caller's
+view as it was.
+
+The context-free and contextual checks (``check_block``, ``contextual_check_block``) are the
+caller's job and must have passed before ``connect_block`` is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteError, CoinsViewCache
+from wattchain.consensus.context import ChainContext
+from wattchain.consensus.errors import BlockValidationError, TxValidationError
+from wattchain.consensus.params import ChainParams
+from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS, check_sequence_locks,
+                                           check_tx_inputs, is_coinstake, transaction_sigop_cost)
+from wattchain.core.header import StakeBlock
+from wattchain.core.serialization import ByteReader, compact_size
+from wattchain.core.tx import OutPoint, Transaction
+from wattchain.script.errors import ScriptError
+from wattchain.script.flags import CONSENSUS_FLAGS
+from wattchain.script.interpreter import verify_input
+from wattchain.script.script import is_unspendable
+from wattchain.script.sighash import PrecomputedTransactionData
+
+#: Smallest serialized Coin: one-byte code, one-byte value, empty script.
+_MIN_COIN_SIZE = 3
+
+
+class DisconnectError(BlockValidationError):
+    """Undo data does not match the block or the view (corruption, or the wrong block)."""
+
+
+@dataclass(frozen=True)
+class BlockUndo:
+    """The coins a block spent: one tuple per non-coinbase transaction, in input order.
+
+    Serialized as CompactSize(#txs) then, per tx, CompactSize(#inputs) and each
+    :meth:`Coin.serialize` record (self-delimiting).
+    """
+
+    tx_undo: tuple[tuple[Coin, ...], ...] = ()
+
+    def serialize(self) -> bytes:
+        parts = [compact_size(len(self.tx_undo))]
+        for spent in self.tx_undo:
+            parts.append(compact_size(len(spent)))
+            parts.extend(coin.serialize() for coin in spent)
+        return b"".join(parts)
+
+    @classmethod
+    def read(cls, reader: ByteReader) -> "BlockUndo":
+        n_txs = reader.count(1)
+        txs = []
+        for _ in range(n_txs):
+            n_coins = reader.count(_MIN_COIN_SIZE)
+            txs.append(tuple(Coin.read(reader) for _ in range(n_coins)))
+        return cls(tuple(txs))
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "BlockUndo":
+        """Decode an undo record; any malformation is a DecodeError."""
+        reader = ByteReader(data)
+        undo = cls.read(reader)
+        reader.expect_end()
+        return undo
+
+    def spent_coins(self) -> Iterator[Coin]:
+        for spent in self.tx_undo:
+            yield from spent
+
+
+# ------------------------------------------------------------------------------ helpers
+def _add_outputs(view: CoinsViewCache, tx: Transaction, height: int, coinbase: bool,
+                 coinstake: bool) -> None:
+    """Core's AddCoins. Provably unspendable outputs never enter the UTXO set."""
+    txid = tx.txid
+    for index, out in enumerate(tx.outputs):
+        if is_unspendable(out.script_pubkey):
+            continue
+        try:
+            view.add_coin(OutPoint(txid, index), Coin(out, height, coinbase, coinstake))
+        except CoinOverwriteError as exc:
+            # Impossible with BIP34 heights in every coinbase, but never destroy a coin.
+            raise BlockValidationError("bad-txns-BIP30", f"tried to overwrite transaction "
+                                                         f"{tx.txid_hex}") from exc
+
+
+def _verify_scripts(tx: Transaction, coins: list[Coin]) -> None:
+    """Every input under the consensus flags, sharing one PrecomputedTransactionData."""
+    precomputed = PrecomputedTransactionData(tx)
+    for index, coin in enumerate(coins):
+        try:
+            verify_input(tx, index, coin.output, CONSENSUS_FLAGS, precomputed)
+        except ScriptError as exc:
+            raise BlockValidationError(
+                f"mandatory-script-verify-flag-failed ({exc.code.value})",
+                f"input {index} of tx {tx.txid_hex}: {exc}") from exc
+
+
+def _connect_genesis(block: StakeBlock, view: CoinsViewCache, params: ChainParams) -> BlockUndo:
+    """The genesis is valid by definition; its coinbase outputs (the premine) become coins."""
+    if block.hash != params.genesis_hash:
+        raise BlockValidationError("bad-genesis", "block at height 0 is not this network's genesis")
+    _add_outputs(view, block.transactions[0], 0, coinbase=True, coinstake=False)
+    return BlockUndo(())
+
+
+# ------------------------------------------------------------------------------ connect
+def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
+                  ctx: ChainContext | None, params: ChainParams,
+                  script_check: bool = True) -> BlockUndo:
+    """Apply ``block`` at ``height`` on top of ``view``; return what is needed to undo it.
+
+    ``ctx`` describes the parent (None only for the genesis, height 0). ``script_check=False``
+    skips signature/script verification (e.g. below an assumed-valid block); every other rule
+    still runs. Raises :class:`BlockValidationError`; on failure ``view`` is unchanged.
+    """
+    cache = CoinsViewCache(view)
+    if height == 0:
+        undo = _connect_genesis(block, cache, params)
+        cache.flush_into(view)
+        return undo
+    if ctx is None:
+        raise ValueError("a non-genesis block needs its parent's ChainContext")
+
+    txs = block.transactions
+    pos_block = len(txs) > 1 and is_coinstake(txs[1])
+    fees = 0
+    stake_reward = 0
+    sigops = 0
+    tx_undo: list[tuple[Coin, ...]] = []
+    for position, tx in enumerate(txs):
+        coinbase = position == 0
+        coinstake = position == 1 and pos_block
+        coins: list[Coin] = []
+        if not coinbase:
+            try:
+                fee = check_tx_inputs(tx, cache, height, params, coinstake=coinstake)
+            except TxValidationError as exc:
+                raise BlockValidationError(exc.reason,
+                                           f"tx {tx.txid_hex}: {exc.detail}") from exc
+            coins = [cache.get_coin(txin.prevout) for txin in tx.inputs]  # type: ignore[misc]
+            if coinstake:
+                stake_reward = -fee
+            else:
+                fees += fee
+                if not params.money_range(fees):
+                    raise BlockValidationError("bad-txns-accumulated-fee-outofrange",
+                                               "accumulated fee in the block out of range")
+            if not check_sequence_locks(tx, CONSENSUS_LOCKTIME_FLAGS,
+                                        [coin.height for coin in coins], ctx):
+                raise BlockValidationError("bad-txns-nonfinal",
+                                           f"contains a non-BIP68-final transaction {tx.txid_hex}")
+
+        sigops += transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
+        if sigops > params.max_block_sigops_cost:
+            raise BlockValidationError("bad-blk-sigops", "too many sigops")
+
+        if not coinbase:
+            if script_check:
+                _verify_scripts(tx, coins)
+            tx_undo.append(tuple(cache.spend_coin(txin.prevout) for txin in tx.inputs))
+        _add_outputs(cache, tx, height, coinbase, coinstake)
+
+    allowed = params.block_subsidy(height) + fees
+    if stake_reward > allowed:
+        raise BlockValidationError("bad-cs-amount",
+                                   f"coinstake pays too much (actual={stake_reward} vs "
+                                   f"limit={allowed})")
+    paid = txs[0].total_output_value() + stake_reward
+    if paid > allowed:
+        raise BlockValidationError("bad-cb-amount",
+                                   f"coinbase pays too much (actual={paid} vs limit={allowed})")
+    cache.flush_into(view)
+    return BlockUndo(tuple(tx_undo))
+
+
+# ------------------------------------------------------------------------------ disconnect
+def disconnect_block(block: StakeBlock, undo: BlockUndo, view: CoinsViewCache) -> None:
+    """Exactly reverse :func:`connect_block`: remove the block's outputs, restore what it spent.
+
+    Strict: any mismatch between the block, the undo data and the view raises
+    :class:`DisconnectError` (reason ``bad-undo-data``) and leaves ``view`` unchanged.
+    """
+    txs = block.transactions
+    if len(undo.tx_undo) + 1 != len(txs):
+        raise DisconnectError("bad-undo-data", f"undo covers {len(undo.tx_undo)} txs, block "
+                                               f"has {len(txs) - 1} non-coinbase txs")
+    cache = CoinsViewCache(view)
+    block_height: int | None = None
+    for position in range(len(txs) - 1, -1, -1):
+        tx = txs[position]
+        txid = tx.txid
+        for index, out in enumerate(tx.outputs):
+            if is_unspendable(out.script_pubkey):
+                continue
+            outpoint = OutPoint(txid, index)
+            try:
+                coin = cache.spend_coin(outpoint)
+            except CoinNotFoundError:
+                raise DisconnectError("bad-undo-data", f"output {outpoint} missing") from None
+            if block_height is None:
+                block_height = coin.height
+            if (coin.output != out or coin.is_coinbase != (position == 0)
+                    or coin.height != block_height):
+                raise DisconnectError("bad-undo-data", f"output {outpoint} differs from the view")
+        if position == 0:
+            continue
+        spent = undo.tx_undo[position - 1]
+        if len(spent) != len(tx.inputs):
+            raise DisconnectError("bad-undo-data", f"undo for tx {tx.txid_hex} has {len(spent)} "
+                                                   f"coins for {len(tx.inputs)} inputs")
+        for txin, coin in zip(reversed(tx.inputs), reversed(spent)):
+            try:
+                cache.add_coin(txin.prevout, coin)
+            except CoinOverwriteError:
+                raise DisconnectError("bad-undo-data",
+                                      f"restoring {txin.prevout} would overwrite a coin") from None
+    cache.flush_into(view)
+
+
+__all__ = ["BlockUndo", "DisconnectError", "connect_block", "disconnect_block"]

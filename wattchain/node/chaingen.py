@@ -1,0 +1,255 @@
+"""Deterministic test-chain generator for chainstate tests, crash trials and benchmarks.
+
+Like btcd's full-block test generator: a :class:`Branch` knows its tip and the coins it can
+spend, builds well-formed blocks of real transactions (P2WPKH spends signed with real ECDSA
+signatures, and OP_TRUE P2WSH "anyone can spend" outputs for cheap bulk), and can be copied
+to grow a fork. Everything is driven by a caller-supplied ``random.Random`` so a seed fixes the
+chain byte for byte.
+
+Blocks follow the shape consensus accepts before the Proof-of-Stake rules land: a coinbase
+paying a value-0 output (fees are simply not claimed), the current constant bits, times one
+second apart (regtest uses 1-second slots).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from wattchain.consensus.assemble import build_block
+from wattchain.consensus.coins import CoinsViewCache
+from wattchain.consensus.connect import connect_block
+from wattchain.consensus.context import ListChainContext
+from wattchain.consensus.params import ChainParams, regtest_params
+from wattchain.core.hashes import hash160
+from wattchain.core.header import StakeBlock
+from wattchain.core.keys import public_key, sign_ecdsa
+from wattchain.core.tx import COIN, OutPoint, Transaction, TxIn, TxOut
+from wattchain.script.opcodes import Op
+from wattchain.script.sighash import (SIGHASH_ALL, PrecomputedTransactionData,
+                                      segwit_v0_signature_hash)
+from wattchain.script.standard import p2wpkh, p2wsh
+from wattchain.node.utxo_db import EmptyCoinsView, UtxoStats, cache_coins, utxo_stats
+
+#: The witness script of the anyone-can-spend outputs: OP_TRUE.
+OP_TRUE_SCRIPT = bytes((Op.OP_1,))
+ANYONE_CAN_SPEND = p2wsh(OP_TRUE_SCRIPT)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A test key and its P2WPKH output script."""
+
+    secret: bytes
+    pubkey: bytes
+    script_pubkey: bytes
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "Key":
+        secret = hashlib.sha256(b"wattchain-test-key" + seed).digest()
+        pubkey = public_key(secret)
+        return cls(secret, pubkey, p2wpkh(hash160(pubkey)))
+
+    @property
+    def script_code(self) -> bytes:
+        """BIP143 scriptCode of a P2WPKH input: the equivalent P2PKH script."""
+        return bytes((Op.OP_DUP, Op.OP_HASH160, 20)) + hash160(self.pubkey) + bytes(
+            (Op.OP_EQUALVERIFY, Op.OP_CHECKSIG))
+
+
+def far_future_now(params: ChainParams) -> int:
+    """A "now" far after every generated block time, so the future-time rule never fires."""
+    return params.genesis_time + 10**7
+
+
+def make_keys(n: int, seed: int = 0) -> list[Key]:
+    return [Key.from_seed(seed.to_bytes(8, "little") + i.to_bytes(4, "little")) for i in range(n)]
+
+
+def generated_params(keys: Sequence[Key], outputs_per_key: int = 4, value: int = 50 * COIN,
+                coinbase_maturity: int = 1, **overrides: object) -> ChainParams:
+    """Regtest parameters whose genesis premine pays ``outputs_per_key`` outputs to each key.
+
+    Maturity defaults to 1 so generated chains can spend the premine from block 1 on.
+    """
+    premine = [(key.script_pubkey, value) for key in keys for _ in range(outputs_per_key)]
+    params = regtest_params(premine=premine)
+    return replace(params, coinbase_maturity=coinbase_maturity,
+                   **overrides)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Spendable:
+    """A coin the generator can spend: P2WPKH with ``key``, or OP_TRUE P2WSH if key is None."""
+
+    outpoint: OutPoint
+    output: TxOut
+    height: int
+    is_coinbase: bool
+    key: Key | None
+
+
+def sign_transaction(tx: Transaction, spent: Sequence[Spendable]) -> Transaction:
+    """Fill every input's witness: a real SIGHASH_ALL signature for P2WPKH coins, the
+    OP_TRUE witness script for anyone-can-spend coins."""
+    precomputed = PrecomputedTransactionData(tx)
+    inputs = []
+    for i, (txin, coin) in enumerate(zip(tx.inputs, spent)):
+        if coin.key is None:
+            witness: tuple[bytes, ...] = (OP_TRUE_SCRIPT,)
+        else:
+            digest = segwit_v0_signature_hash(coin.key.script_code, tx, i, SIGHASH_ALL,
+                                              coin.output.value, precomputed)
+            witness = (sign_ecdsa(coin.key.secret, digest) + bytes((SIGHASH_ALL,)),
+                       coin.key.pubkey)
+        inputs.append(TxIn(txin.prevout, txin.script_sig, txin.sequence, witness))
+    return Transaction(tx.version, tuple(inputs), tx.outputs, tx.locktime)
+
+
+class Branch:
+    """One chain tip plus the coins spendable on it. :meth:`fork` copies it."""
+
+    def __init__(self, params: ChainParams, keys: Sequence[Key]) -> None:
+        self.params = params
+        self.keys = list(keys)
+        genesis = params.genesis_block
+        self.blocks: list[StakeBlock] = [genesis]
+        self.coins: dict[OutPoint, Spendable] = {}
+        self._add_outputs(genesis.transactions[0], 0, True)
+
+    @property
+    def tip(self) -> StakeBlock:
+        return self.blocks[-1]
+
+    @property
+    def height(self) -> int:
+        return len(self.blocks) - 1
+
+    def fork(self, height: int | None = None) -> "Branch":
+        """A copy of this branch, optionally cut back to ``height`` (coins recomputed)."""
+        other = copy.copy(self)
+        other.coins = dict(self.coins)
+        other.blocks = list(self.blocks)
+        if height is not None and height < self.height:
+            other.blocks = other.blocks[:height + 1]
+            other.coins = {}
+            for h, block in enumerate(other.blocks):
+                other._apply(block, h)
+        return other
+
+    def _key_for(self, script: bytes) -> Key | None | bool:
+        if script == ANYONE_CAN_SPEND:
+            return None
+        for key in self.keys:
+            if key.script_pubkey == script:
+                return key
+        return False
+
+    def _add_outputs(self, tx: Transaction, height: int, is_coinbase: bool) -> None:
+        for index, out in enumerate(tx.outputs):
+            key = self._key_for(out.script_pubkey)
+            if key is not False:
+                outpoint = OutPoint(tx.txid, index)
+                self.coins[outpoint] = Spendable(outpoint, out, height, is_coinbase,
+                                                 key)  # type: ignore[arg-type]
+
+    def _apply(self, block: StakeBlock, height: int) -> None:
+        for n, tx in enumerate(block.transactions):
+            if n:
+                for txin in tx.inputs:
+                    self.coins.pop(txin.prevout, None)
+            self._add_outputs(tx, height, n == 0)
+
+    def mature_coins(self, height: int | None = None) -> list[Spendable]:
+        """Coins spendable in a block at ``height`` (default: the next block), oldest first."""
+        h = self.height + 1 if height is None else height
+        maturity = self.params.coinbase_maturity
+        return [c for c in self.coins.values()
+                if not c.is_coinbase or h - c.height >= maturity]
+
+    # ------------------------------------------------------------------ building
+    def make_block(self, transactions: Sequence[Transaction] = (), *, time_step: int = 1,
+                   **kwargs: object) -> StakeBlock:
+        """A block on the tip holding ``transactions`` (not applied: see :meth:`add`)."""
+        tip = self.tip
+        return build_block(tip.hash, self.height + 1, tip.header.time + time_step, None,
+                           transactions, self.params, **kwargs)  # type: ignore[arg-type]
+
+    def add(self, block: StakeBlock) -> StakeBlock:
+        """Record ``block`` as the new tip of this branch (assumed valid)."""
+        self.blocks.append(block)
+        self._apply(block, self.height)
+        return block
+
+    def spend(self, inputs: Sequence[Spendable], n_outputs: int, rng: random.Random, *,
+              fee: int = 0, anyone_can_spend_share: float = 0.3) -> Transaction:
+        """A signed transaction spending ``inputs`` into ``n_outputs`` random-sized outputs
+        paying random test keys (or anyone-can-spend)."""
+        total = sum(c.output.value for c in inputs) - fee
+        if total < n_outputs:
+            raise ValueError("inputs too small for that many outputs")
+        cuts = sorted(rng.sample(range(1, total), n_outputs - 1)) if n_outputs > 1 else []
+        values = [b - a for a, b in zip([0] + cuts, cuts + [total])]
+        outputs = []
+        for value in values:
+            if rng.random() < anyone_can_spend_share:
+                script = ANYONE_CAN_SPEND
+            else:
+                script = rng.choice(self.keys).script_pubkey
+            outputs.append(TxOut(value, script))
+        unsigned = Transaction(2, tuple(TxIn(c.outpoint, b"", 0xFFFFFFFE) for c in inputs),
+                               tuple(outputs), 0)
+        return sign_transaction(unsigned, inputs)
+
+    def random_block(self, rng: random.Random, max_txs: int = 4, max_inputs: int = 3,
+                     max_outputs: int = 3) -> StakeBlock:
+        """A valid block of random spends (some chained inside the block), added to the tip."""
+        height = self.height + 1
+        available = self.mature_coins(height)
+        rng.shuffle(available)
+        txs: list[Transaction] = []
+        for _ in range(rng.randint(0, max_txs)):
+            if not available:
+                break
+            n_in = min(len(available), rng.randint(1, max_inputs))
+            inputs = [available.pop() for _ in range(n_in)]
+            value_in = sum(c.output.value for c in inputs)
+            n_out = max(1, min(rng.randint(1, max_outputs), value_in))
+            fee = min(rng.choice((0, 0, 1000)), value_in - n_out)
+            tx = self.spend(inputs, n_out, rng, fee=fee)
+            txs.append(tx)
+            if rng.random() < 0.5:  # allow later txs of this block to spend these outputs
+                for index, out in enumerate(tx.outputs):
+                    key = self._key_for(out.script_pubkey)
+                    if key is not False:
+                        available.append(Spendable(OutPoint(tx.txid, index), out, height,
+                                                   False, key))  # type: ignore[arg-type]
+        return self.add(self.make_block(txs))
+
+
+def replay_stats(params: ChainParams, blocks: Sequence[StakeBlock]) -> UtxoStats:
+    """UTXO-set stats of connecting ``blocks`` (genesis first) in memory: the reference a
+    stored chainstate is compared with. Raises BlockValidationError if a block is invalid."""
+    view = CoinsViewCache(EmptyCoinsView())
+    ctx: ListChainContext | None = None
+    for height, block in enumerate(blocks):
+        connect_block(block, view, height, ctx, params)
+        header = block.header
+        ctx = (ListChainContext((header.time,), block.hash, header.bits) if ctx is None
+               else ctx.extend(header.time, block.hash, header.bits))
+    return utxo_stats(cache_coins(view), blocks[-1].hash if blocks else None, presorted=False)
+
+
+def chain_to(blocks_by_hash: dict[bytes, StakeBlock], tip_hash: bytes) -> list[StakeBlock]:
+    """The blocks from the genesis to ``tip_hash``, following prev_hash links."""
+    chain = []
+    block_hash = tip_hash
+    while block_hash in blocks_by_hash:
+        block = blocks_by_hash[block_hash]
+        chain.append(block)
+        block_hash = block.header.prev_hash
+    chain.reverse()
+    return chain
