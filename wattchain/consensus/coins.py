@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wattchain.core.errors import DecodeError
-from wattchain.core.serialization import ByteReader, compact_size
+from wattchain.core.serialization import ByteReader, compact_size, decode_exact
 from wattchain.core.tx import OutPoint, TxOut
 
 #: Largest script a coin record may carry. Consensus makes larger scripts unspendable, and such
@@ -104,10 +104,7 @@ class Coin:
 
     @classmethod
     def deserialize(cls, data: bytes) -> "Coin":
-        reader = ByteReader(data)
-        coin = cls.read(reader)
-        reader.expect_end()
-        return coin
+        return decode_exact(data, cls.read)
 
     @property
     def value(self) -> int:

@@ -25,7 +25,7 @@ from wattchain.consensus.params import ChainParams
 from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS, check_sequence_locks,
                                            check_tx_inputs, is_coinstake, transaction_sigop_cost)
 from wattchain.core.header import StakeBlock
-from wattchain.core.serialization import ByteReader, compact_size
+from wattchain.core.serialization import ByteReader, compact_size, decode_exact
 from wattchain.core.tx import OutPoint, Transaction
 from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS
@@ -70,10 +70,7 @@ class BlockUndo:
     @classmethod
     def deserialize(cls, data: bytes) -> "BlockUndo":
         """Decode an undo record; any malformation is a DecodeError."""
-        reader = ByteReader(data)
-        undo = cls.read(reader)
-        reader.expect_end()
-        return undo
+        return decode_exact(data, cls.read)
 
     def spent_coins(self) -> Iterator[Coin]:
         for spent in self.tx_undo:

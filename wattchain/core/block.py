@@ -14,7 +14,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from wattchain.core.hashes import sha256d
 from wattchain.core.merkle import find_witness_commitment, merkle_root
-from wattchain.core.serialization import ByteReader, compact_size, i32, u32
+from wattchain.core.serialization import ByteReader, compact_size, decode_exact, i32, u32
 from wattchain.core.tx import WITNESS_SCALE_FACTOR, Transaction, txid_to_hex
 
 #: Smallest possible serialized transaction: version, two empty counts, locktime.
@@ -51,10 +51,7 @@ class BlockHeader:
 
     @classmethod
     def deserialize(cls, data: bytes) -> "BlockHeader":
-        reader = ByteReader(data)
-        header = cls.read(reader)
-        reader.expect_end()
-        return header
+        return decode_exact(data, cls.read)
 
     def serialize(self) -> bytes:
         return (i32(self.version) + self.prev_hash + self.merkle_root + u32(self.time)
@@ -85,10 +82,7 @@ class Block(Generic[H]):
 
     @classmethod
     def deserialize(cls, data: bytes, header_type: type = BlockHeader) -> "Block":
-        reader = ByteReader(data)
-        block = cls.read(reader, header_type)
-        reader.expect_end()
-        return block
+        return decode_exact(data, lambda reader: cls.read(reader, header_type))
 
     def serialize(self, include_witness: bool = True) -> bytes:
         parts = [self.header.serialize(), compact_size(len(self.transactions))]

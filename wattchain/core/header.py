@@ -20,7 +20,7 @@ from typing import ClassVar, TypeAlias
 
 from wattchain.core.block import Block
 from wattchain.core.hashes import sha256d
-from wattchain.core.serialization import ByteReader, i32, u32, var_bytes
+from wattchain.core.serialization import ByteReader, decode_exact, i32, u32, var_bytes
 from wattchain.core.tx import OutPoint, txid_to_hex
 
 #: Commitment to the contract state while contracts do not exist yet: SHA256d of nothing.
@@ -71,10 +71,7 @@ class StakeBlockHeader:
     @classmethod
     def deserialize(cls, data: bytes) -> "StakeBlockHeader":
         """Decode exactly one header; trailing bytes are an error."""
-        reader = ByteReader(data)
-        header = cls.read(reader)
-        reader.expect_end()
-        return header
+        return decode_exact(data, cls.read)
 
     def serialize_unsigned(self) -> bytes:
         """The bytes the block id and the block signature cover (no signature field at all)."""

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import struct
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from wattchain.core.errors import DecodeError
+
+T = TypeVar("T")
 
 #: Bitcoin Core's MAX_SIZE: the largest CompactSize value accepted when decoding (32 MiB).
 MAX_COMPACT_SIZE = 0x02000000
@@ -153,3 +158,15 @@ class ByteReader:
     def expect_end(self) -> None:
         if self._pos != self._end:
             raise DecodeError(f"{self._end - self._pos} trailing bytes after the object")
+
+
+def decode_exact(data: bytes, read: Callable[[ByteReader], T]) -> T:
+    """Decode exactly one object with ``read``; trailing bytes are a DecodeError.
+
+    Every ``deserialize`` goes through here so that "the whole input, nothing more" is
+    enforced in one place.
+    """
+    reader = ByteReader(data)
+    obj = read(reader)
+    reader.expect_end()
+    return obj

@@ -11,7 +11,8 @@ from functools import cached_property
 
 from wattchain.core.errors import DecodeError
 from wattchain.core.hashes import sha256d
-from wattchain.core.serialization import ByteReader, compact_size, i64, u32, var_bytes
+from wattchain.core.serialization import (ByteReader, compact_size, decode_exact, i64, u32,
+                                          var_bytes)
 
 #: Base units per coin (like satoshis per bitcoin).
 COIN = 100_000_000
@@ -137,10 +138,7 @@ class Transaction:
     @classmethod
     def deserialize(cls, data: bytes, allow_witness: bool = True) -> "Transaction":
         """Decode exactly one transaction; trailing bytes are an error."""
-        reader = ByteReader(data)
-        tx = cls.read(reader, allow_witness)
-        reader.expect_end()
-        return tx
+        return decode_exact(data, lambda reader: cls.read(reader, allow_witness))
 
     @classmethod
     def from_hex(cls, text: str) -> "Transaction":
