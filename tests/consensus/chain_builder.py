@@ -19,7 +19,11 @@ from wattchain.consensus.contextual import contextual_check_block, contextual_ch
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams, regtest_params
 from wattchain.core.block import Block
-from wattchain.core.hashes import sha256, sha256d
+from wattchain.consensus.pos import sign_block
+from wattchain.core.hashes import hash160, sha256, sha256d
+from wattchain.core.keys import public_key
+from wattchain.script.sign import KeyStore, sign_transaction
+from wattchain.script.standard import p2pkh, p2wpkh
 from wattchain.core.header import StakeBlock
 from wattchain.core.merkle import merkle_root
 from wattchain.core.tx import COIN, OutPoint, Transaction, TxIn, TxOut
@@ -32,6 +36,11 @@ WITNESS_V1_ANYONE = bytes((Op.OP_1, 32)) + bytes(range(1, 33))  # non-zero: Core
 #: checks the scriptPubKey left true before treating it as a witness program
 #: P2WSH of OP_TRUE: a real SegWit v0 spend (witness = [OP_TRUE script]).
 P2WSH_TRUE = bytes((Op.OP_0, 32)) + sha256(OP_TRUE)
+
+#: The key that owns the builder's stake coins and signs its blocks.
+STAKE_SECRET = sha256(b"chain-builder stake key")
+STAKE_SCRIPT = p2wpkh(hash160(public_key(STAKE_SECRET)))
+STAKE_SCRIPT_LEGACY = p2pkh(hash160(public_key(STAKE_SECRET)))
 
 GENESIS_TIME = 1_700_000_000
 SPACING = 16
@@ -62,6 +71,17 @@ class Chain:
             coin = Coin(TxOut(10 * COIN, OP_TRUE), height=1, is_coinbase=False)
             self.base.coins[outpoint] = coin
             self.funding.append((outpoint, coin))
+        # P2WPKH coins of STAKE_KEY: each block() stakes a fresh one (the easy regtest target
+        # lets any of them win any slot), so blocks built on one parent never share a stake.
+        self.stakes = []
+        for i in range(40):
+            outpoint = OutPoint(sha256d(b"stake" + bytes([i])), 1)
+            # Every fourth coin is P2PKH: blocks without any witness data need one.
+            script = STAKE_SCRIPT if i % 4 else STAKE_SCRIPT_LEGACY
+            coin = Coin(TxOut(10 * COIN, script), height=1, is_coinbase=False)
+            self.base.coins[outpoint] = coin
+            self.stakes.append((outpoint, coin))
+        self._next_stake = 0
         self.view = CoinsViewCache(self.base)
 
     # ------------------------------------------------------------------ coins and txs
@@ -82,15 +102,35 @@ class Chain:
     def now(self) -> int:
         return self.next_time
 
+    def coinstake(self, reward: int | None = None, extra: int = 0,
+                  legacy: bool = False) -> Transaction:
+        """A signed coinstake on the next fresh stake coin (P2WPKH, or P2PKH if ``legacy``)
+        paying it back plus ``reward`` (default: the subsidy) plus ``extra``."""
+        while True:
+            outpoint, coin = self.stakes[self._next_stake]
+            self._next_stake += 1
+            if (coin.output.script_pubkey == STAKE_SCRIPT_LEGACY) == legacy:
+                break
+        if reward is None:
+            reward = self.params.block_subsidy(self.next_height)
+        keys = KeyStore()
+        keys.add_key(STAKE_SECRET)
+        unsigned = spend([outpoint], [TxOut(0, b""), TxOut(coin.output.value + reward + extra,
+                                                            coin.output.script_pubkey)])
+        return sign_transaction(unsigned, [coin.output], keys)
+
     def block(self, txs: Sequence[Transaction] = (), **kw) -> StakeBlock:
-        """A valid block on the parent: coinbase paying subsidy + ``fee`` to OP_TRUE."""
+        """A valid, signed PoS block on the parent: a value-0 coinbase, a coinstake claiming
+        subsidy + ``fee`` (or the given ``coinstake``), then ``txs``."""
         fee = kw.pop("fee", 0)
-        outputs = kw.pop("coinbase_outputs", None)
-        if outputs is None:
-            outputs = (TxOut(self.params.block_subsidy(self.next_height) + fee, OP_TRUE),)
-        return build_block(self.ctx.hash, kw.pop("height", self.next_height),
-                           kw.pop("time", self.next_time), kw.pop("bits", None), txs,
-                           self.params, coinbase_outputs=outputs, **kw)
+        coinstake = kw.pop("coinstake", None)
+        if coinstake is None:
+            coinstake = self.coinstake(extra=fee)
+        sign = kw.pop("sign", True)
+        block = build_block(self.ctx.hash, kw.pop("height", self.next_height),
+                            kw.pop("time", self.next_time), kw.pop("bits", None), txs,
+                            self.params, coinstake=coinstake, **kw)
+        return sign_block(block, STAKE_SECRET) if sign else block
 
     def validate(self, block: StakeBlock, *, now: int | None = None,
                  height: int | None = None) -> BlockUndo:

@@ -52,7 +52,18 @@ def test_bits_not_as_expected(chain: Chain) -> None:
 def test_time_at_median_time_past_is_too_old(chain: Chain) -> None:
     mtp = chain.ctx.median_time_past
     assert chain.reject_reason(chain.block(time=mtp)) == "time-too-old"
-    chain.validate(chain.block(time=mtp + 1))
+    # PoS also wants every block after its parent (pos.md), which is stricter than the MTP.
+    assert chain.reject_reason(chain.block(time=mtp + 1)) == "time-before-parent"
+    assert chain.reject_reason(chain.block(time=chain.ctx.time)) == "time-before-parent"
+    chain.validate(chain.block(time=chain.ctx.time + 1))
+
+
+def test_time_off_the_stake_grid(chain: Chain) -> None:
+    params = replace(chain.params, stake_timestamp_mask=15)
+    grid = Chain(params=params)
+    on_grid = (grid.ctx.time + 16) & ~15
+    assert grid.reject_reason(grid.block(time=on_grid + 1)) == "bad-stake-time-mask"
+    grid.validate(grid.block(time=on_grid))
 
 
 def test_time_too_new_boundary(chain: Chain) -> None:
@@ -74,8 +85,8 @@ def test_bad_merkle_root(chain: Chain) -> None:
 
 
 def test_mutated_merkle_duplicate_tail(chain: Chain) -> None:
-    txs = [spend([chain.funding[i][0]], [TxOut(COIN, OP_TRUE)]) for i in range(2)]
-    block = chain.block(txs)
+    txs = [spend([chain.funding[0][0]], [TxOut(COIN, OP_TRUE)])]
+    block = chain.block(txs)  # coinbase, coinstake, tx: an odd count
     mutated = Block(block.header, block.transactions + (txs[-1],))
     # CVE-2012-2459: same root, different list.
     assert mutated.compute_merkle_root()[0] == block.header.merkle_root
@@ -94,8 +105,8 @@ def _block_of_base_size(chain: Chain, size: int) -> Block:
     subsidy = chain.params.block_subsidy(chain.next_height)
     filler = 100
     for _ in range(5):
-        outputs = (TxOut(subsidy, OP_TRUE), TxOut(0, op_return(filler)))
-        block = chain.block(coinbase_outputs=outputs)
+        outputs = (TxOut(0, OP_TRUE), TxOut(0, op_return(filler)))
+        block = chain.block(coinbase_outputs=outputs, coinstake=chain.coinstake(legacy=True))
         diff = size - block.base_size
         if diff == 0:
             return block
@@ -138,7 +149,7 @@ def test_legacy_sigops_limit(chain: Chain) -> None:
     subsidy = chain.params.block_subsidy(chain.next_height)
 
     def block_with(n_extra: int) -> Block:
-        outputs = [TxOut(subsidy, OP_TRUE), TxOut(0, checksigs), TxOut(0, checksigs)]
+        outputs = [TxOut(0, OP_TRUE), TxOut(0, checksigs), TxOut(0, checksigs)]
         if n_extra:
             outputs.append(TxOut(0, bytes((Op.OP_CHECKSIG,)) * n_extra))
         return chain.block(coinbase_outputs=outputs)
@@ -179,7 +190,7 @@ def test_coinbase_height_wrong(chain: Chain) -> None:
     block = chain.block()
     coinbase = build_coinbase(chain.next_height + 1, block.transactions[0].outputs,
                               witness_reserved=None)
-    assert chain.reject_reason(with_txs(block, [coinbase])) == "bad-cb-height"
+    assert chain.reject_reason(with_txs(block, [coinbase, *block.transactions[1:]])) == "bad-cb-height"
 
 
 def _witness_spend(chain: Chain, index: int = 0, witness: tuple[bytes, ...] = (b"\x01",)):
@@ -206,8 +217,8 @@ def test_witness_nonce_size(chain: Chain) -> None:
 def test_witness_merkle_mismatch(chain: Chain) -> None:
     block = chain.block([_witness_spend(chain)], fee=500)
     other = _witness_spend(chain, witness=(b"\x02",))  # same txid, different wtxid
-    assert other.txid == block.transactions[1].txid
-    bad = Block(block.header, (block.transactions[0], other))
+    assert other.txid == block.transactions[2].txid
+    bad = Block(block.header, (*block.transactions[:2], other))
     assert chain.reject_reason(bad) == "bad-witness-merkle-match"
 
 

@@ -109,38 +109,38 @@ def test_accumulated_fees_out_of_range(chain: Chain) -> None:
 
 
 # ---------------------------------------------------------------------------- reward
-def test_coinbase_amount_boundary(chain: Chain) -> None:
+def test_coinstake_amount_boundary_includes_fees(chain: Chain) -> None:
     op, coin = chain.funding[0]
     tx = spend([op], [TxOut(coin.value - 777, OP_TRUE)])
-    assert chain.reject_reason(chain.block([tx], fee=778)) == "bad-cb-amount"
+    assert chain.reject_reason(chain.block([tx], fee=778)) == "bad-cs-amount"
     chain.validate(chain.block([tx], fee=777))
 
 
 def test_coinstake_reward_counts_against_subsidy(chain: Chain) -> None:
-    op, coin = chain.funding[0]
-    subsidy = chain.params.block_subsidy(chain.next_height)
-    stake = spend([op], [TxOut(0, b""), TxOut(coin.value + subsidy, OP_TRUE)])
-    zero_cb = (TxOut(0, b""),)
     chain_ok = Chain()
-    chain_ok.validate(chain_ok.block([stake], coinbase_outputs=zero_cb))
-    greedy = spend([op], [TxOut(0, b""), TxOut(coin.value + subsidy + 1, OP_TRUE)])
-    assert chain.reject_reason(chain.block([greedy], coinbase_outputs=zero_cb)) == "bad-cs-amount"
-    both = (TxOut(1, OP_TRUE),)
-    assert chain.reject_reason(chain.block([stake], coinbase_outputs=both)) == "bad-cb-amount"
+    chain_ok.validate(chain_ok.block(coinstake=chain_ok.coinstake()))
+    greedy = chain.coinstake(extra=1)
+    assert chain.reject_reason(chain.block(coinstake=greedy)) == "bad-cs-amount"
+    # The coinbase of a PoS block pays nothing: the reward belongs to the coinstake.
+    paying_coinbase = chain.block(coinbase_outputs=(TxOut(1, OP_TRUE),))
+    assert chain.reject_reason(paying_coinbase) == "bad-cb-pos-value"
+
+
+def test_coinstake_may_claim_less_than_allowed(chain: Chain) -> None:
+    chain.validate(chain.block(coinstake=chain.coinstake(reward=0)))
 
 
 def test_coinstake_outputs_are_marked(chain: Chain) -> None:
-    op, coin = chain.funding[0]
-    stake = spend([op], [TxOut(0, b""), TxOut(coin.value, OP_TRUE)])
-    chain.validate(chain.block([stake], coinbase_outputs=(TxOut(0, b""),)))
+    stake = chain.coinstake()
+    chain.validate(chain.block(coinstake=stake))
     created = chain.view.get_coin(OutPoint(stake.txid, 1))
     assert created is not None and created.is_coinstake and not created.is_coinbase
 
 
-def test_coinstake_shape_elsewhere_cannot_mint(chain: Chain) -> None:
+def test_coinstake_shape_elsewhere_is_refused(chain: Chain) -> None:
     a = spend([chain.funding[0][0]], [TxOut(10 * COIN, OP_TRUE)])
     mint = spend([chain.funding[1][0]], [TxOut(0, b""), TxOut(11 * COIN, OP_TRUE)])
-    assert chain.reject_reason(chain.block([a, mint])) == "bad-txns-in-belowout"
+    assert chain.reject_reason(chain.block([a, mint])) == "bad-cs-multiple"
 
 
 # ---------------------------------------------------------------------------- BIP68
@@ -259,7 +259,7 @@ def test_connect_then_disconnect_restores_view(chain: Chain) -> None:
     assert after[op0] is None and after[OutPoint(b.txid, 0)] is not None
     assert after[OutPoint(a.txid, 1)] is None  # OP_RETURN never becomes a coin
     assert BlockUndo.deserialize(undo.serialize()) == undo
-    assert [len(x) for x in undo.tx_undo] == [1, 2]
+    assert [len(x) for x in undo.tx_undo] == [1, 1, 2]  # coinstake first
     disconnect_block(block, undo, chain.view)
     assert snapshot(chain.view, touched) == before
 

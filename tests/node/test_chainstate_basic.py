@@ -50,10 +50,12 @@ def test_intake_reasons(tmp_path, params, branch, rng) -> None:
         assert cs.process_block(b2, now).became_tip
         # contextual failures are refused before anything is stored
         tip = branch.tip
-        wrong = build_block(tip.hash, 7, tip.header.time + 1, None, (), params)
+        not_pos = build_block(tip.hash, 3, tip.header.time + 2, None, (), params)
+        assert cs.process_block(not_pos, now).reason == "bad-blk-not-pos"
+        wrong = branch.make_block(coinbase_height=7)
         result = cs.process_block(wrong, now)
         assert not result.accepted and result.reason == "bad-cb-height"
-        assert cs.get_block(wrong.hash) is None
+        assert cs.get_block(wrong.hash) is None and cs.get_block(not_pos.hash) is None
         late = branch.make_block(time_step=10_000)
         assert cs.process_block(late, late.header.time - 10_000).reason == "time-too-new"
         assert cs.get_block(late.hash) is None

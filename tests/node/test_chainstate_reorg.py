@@ -128,7 +128,10 @@ def test_invalid_block_reported_with_its_reason(tmp_path, params, branch, rng) -
         bad = branch.make_block([_bogus_spend_tx(branch, rng)])
         result = cs.process_block(bad, now)
         assert not result.accepted and result.reason == "bad-txns-inputs-missingorspent"
-        sig = branch.make_block([_bad_signature_tx(branch, rng)])
+        # The same stake in the same slot backs one block only, even an invalid one.
+        again = branch.make_block([_bad_signature_tx(branch, rng)])
+        assert cs.process_block(again, now).reason == "duplicate-stake"
+        sig = branch.make_block([_bad_signature_tx(branch, rng)], time_step=4)
         result = cs.process_block(sig, now)
         assert result.reason.startswith("mandatory-script-verify-flag-failed")
         assert cs.utxo_stats() == before and cs.tip.height == 2

@@ -99,14 +99,23 @@ def build_block(parent_hash: bytes, height: int, time: int, bits: int | None,
                 witness_reserved: bytes = bytes(32), witness_commitment: bool | None = None,
                 version: int | None = None, nonce: int = 0,
                 state_root: bytes = EMPTY_STATE_ROOT,
-                prevout_stake: OutPoint = OutPoint.null(),
-                block_signature: bytes = b"") -> StakeBlock:
+                prevout_stake: OutPoint | None = None,
+                block_signature: bytes = b"", coinstake: Transaction | None = None) -> StakeBlock:
     """A well-formed block at ``height`` on ``parent_hash`` containing ``transactions``.
 
-    Defaults: ``bits`` None means the params' current (constant) target; the coinbase pays a
+    With a ``coinstake`` the block is a PoS block: the coinstake becomes transaction 1 and
+    ``prevout_stake`` defaults to its first input. Defaults: ``bits`` None means ``pos_limit``
+    (callers outside tests pass :func:`consensus.pos.next_target_bits`); the coinbase pays a
     single value-0, empty-script output (the PoS shape, pos.md: the reward goes to the
-    coinstake); ``version`` None means ``params.min_block_version``.
+    coinstake); ``version`` None means ``params.min_block_version``. The block comes back
+    unsigned (``consensus.pos.sign_block``).
     """
+    if coinstake is not None:
+        transactions = (coinstake,) + tuple(transactions)
+        if prevout_stake is None:
+            prevout_stake = coinstake.inputs[0].prevout
+    if prevout_stake is None:
+        prevout_stake = OutPoint.null()
     outputs = tuple(coinbase_outputs) if coinbase_outputs is not None else (TxOut(0, b""),)
     coinbase = build_coinbase(height, outputs, extra_nonce, witness_reserved)
     header = StakeBlockHeader(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
+from wattchain.consensus.pos import check_coinstake_shape
 from wattchain.consensus.target import decode_bits
 from wattchain.consensus.tx_check import check_transaction
 from wattchain.core.header import StakeBlock, StakeBlockHeader
@@ -32,8 +33,8 @@ def is_mutation_reason(reason: str) -> bool:
 def check_block_header(header: StakeBlockHeader, params: ChainParams) -> None:
     """What a header alone can show: its bits decode to a target within ``pos_limit``.
 
-    (The stake kernel and signature checks of the PoS issue are contextual: they need the
-    staked coin.)
+    (The stake kernel and signature checks are contextual: they need the staked coin, see
+    consensus.pos.check_proof_of_stake.)
     """
     if not decode_bits(header.bits).is_valid(params.pos_limit):
         raise BlockValidationError("bad-diffbits", f"bits 0x{header.bits:08x} outside pos_limit")
@@ -73,6 +74,8 @@ def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bo
     for tx in txs[1:]:
         if tx.is_coinbase():
             raise BlockValidationError("bad-cb-multiple", "more than one coinbase")
+    if block.header.is_proof_of_stake():
+        check_coinstake_shape(block)
 
     for tx in txs:
         try:

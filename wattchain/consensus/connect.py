@@ -22,6 +22,7 @@ from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteErro
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
+from wattchain.consensus.pos import StakeCoin, check_proof_of_stake
 from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS, check_sequence_locks,
                                            check_tx_inputs, is_coinstake, transaction_sigop_cost)
 from wattchain.core.header import StakeBlock
@@ -105,6 +106,17 @@ def _verify_scripts(tx: Transaction, coins: list[Coin]) -> None:
                 f"input {index} of tx {tx.txid_hex}: {exc}") from exc
 
 
+def stake_coin(coin: Coin, ctx: ChainContext) -> StakeCoin:
+    """The PoS view of a staked coin: its output, height and the time of its block on the
+    branch ``ctx`` ends at (a coin of the block being connected gets the parent's time + 1 as a
+    placeholder: it fails the depth rule before its time matters)."""
+    if coin.height <= ctx.height:
+        block_time = ctx.time_at(coin.height)
+    else:
+        block_time = ctx.time + 1
+    return StakeCoin(coin.output, coin.height, block_time)
+
+
 def _connect_genesis(block: StakeBlock, view: CoinsViewCache, params: ChainParams) -> BlockUndo:
     """The genesis is valid by definition; its coinbase outputs (the premine) become coins."""
     if block.hash != params.genesis_hash:
@@ -133,6 +145,8 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
 
     txs = block.transactions
     pos_block = len(txs) > 1 and is_coinstake(txs[1])
+    if not pos_block:
+        raise BlockValidationError("bad-cs-missing", "second transaction is not a coinstake")
     fees = 0
     stake_reward = 0
     sigops = 0
@@ -150,6 +164,10 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
             coins = [cache.get_coin(txin.prevout) for txin in tx.inputs]  # type: ignore[misc]
             if coinstake:
                 stake_reward = -fee
+                # The kernel and signature again, now against the coin this branch's UTXO set
+                # really holds (the storage layer checked them before storing the block, from
+                # a lookup that may have walked a side branch).
+                check_proof_of_stake(block.header, ctx, stake_coin(coins[0], ctx), params)
             else:
                 fees += fee
                 if not params.money_range(fees):

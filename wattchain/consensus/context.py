@@ -57,6 +57,17 @@ class ChainContext(Protocol):
         """Median of the times of the parent and its up-to-10 predecessors (BIP113)."""
         ...
 
+    @property
+    def stake_modifier(self) -> bytes:
+        """The parent's stake modifier (the child's kernel hashes it, consensus.pos)."""
+        ...
+
+    def time_at(self, height: int) -> int:
+        """Header time of this branch's block at ``height`` (0 <= height <= self.height):
+        the kernel hashes the time of the block holding the staked output, and retargeting
+        reads the grandparent's time."""
+        ...
+
     def median_time_past_at(self, height: int) -> int:
         """Median-time-past of this branch's block at ``height`` (0 <= height <= self.height).
 
@@ -77,10 +88,16 @@ class ListChainContext:
     times: tuple[int, ...]
     hash: bytes = bytes(32)
     bits: int = 0
+    stake_modifier: bytes = bytes(32)
 
     def __post_init__(self) -> None:
         if not self.times:
             raise ValueError("a chain context needs at least the genesis time")
+
+    def time_at(self, height: int) -> int:
+        if not 0 <= height < len(self.times):
+            raise IndexError(f"height {height} outside 0..{self.height}")
+        return self.times[height]
 
     @property
     def height(self) -> int:
@@ -99,6 +116,9 @@ class ListChainContext:
             raise IndexError(f"height {height} outside 0..{self.height}")
         return median_time(self.times[max(0, height - MEDIAN_TIME_SPAN + 1):height + 1])
 
-    def extend(self, time: int, block_hash: bytes, bits: int) -> "ListChainContext":
-        """The context for the child of a block with this ``time``/``block_hash``/``bits``."""
-        return ListChainContext(self.times + (time,), block_hash, bits)
+    def extend(self, time: int, block_hash: bytes, bits: int,
+               stake_modifier: bytes | None = None) -> "ListChainContext":
+        """The context for the child of a block with this ``time``/``block_hash``/``bits``
+        (and stake modifier; default: unchanged)."""
+        modifier = self.stake_modifier if stake_modifier is None else stake_modifier
+        return ListChainContext(self.times + (time,), block_hash, bits, modifier)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from wattchain.consensus.context import ChainContext, ListChainContext, median_time
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams
+from wattchain.consensus.pos import check_stake_timestamp, next_target_bits
 from wattchain.consensus.tx_verify import is_final_tx
 from wattchain.core.header import StakeBlock, StakeBlockHeader
 from wattchain.core.merkle import witness_commitment_hash
@@ -20,23 +21,26 @@ __all__ = ["ChainContext", "ListChainContext", "median_time", "next_bits",
 
 
 def next_bits(parent: ChainContext, params: ChainParams) -> int:
-    """Bits the child of ``parent`` must carry. Constant for now (the params' ``pos_limit``);
-    the Proof-of-Stake issue replaces this with per-block retargeting."""
-    return params.genesis_bits
+    """Bits the child of ``parent`` must carry (per-block PoS retarget, consensus.pos)."""
+    return next_target_bits(parent, params)
 
 
 def contextual_check_block_header(header: StakeBlockHeader, parent: ChainContext, now: int,
                                   params: ChainParams) -> None:
-    """Difficulty, time window and version of a header whose parent is ``parent``.
+    """Difficulty, time window, stake slot grid and version of a header whose parent is
+    ``parent``; every block after the genesis must be proof of stake.
 
     ``now`` is the caller's (network-adjusted) clock in Unix seconds.
     """
+    if not header.is_proof_of_stake():
+        raise BlockValidationError("bad-blk-not-pos", "block names no staked output")
     expected = next_bits(parent, params)
     if header.bits != expected:
         raise BlockValidationError("bad-diffbits",
                                    f"incorrect difficulty: 0x{header.bits:08x} != 0x{expected:08x}")
     if header.time <= parent.median_time_past:
         raise BlockValidationError("time-too-old", "block's timestamp is too early")
+    check_stake_timestamp(header, parent, params)
     if header.time > now + params.max_future_block_time:
         raise BlockValidationError("time-too-new", "block timestamp too far in the future")
     if header.version < params.min_block_version:

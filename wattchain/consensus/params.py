@@ -59,6 +59,11 @@ class ChainParams:
     stake_timestamp_mask: int = 15
     #: Easiest allowed target for stake kernels (Qtum: 2**224 - 1 originally).
     pos_limit: int = (1 << 224) - 1
+    #: Peercoin-style retarget window in seconds: N = timespan / spacing blocks of smoothing
+    #: (Qtum: 16 minutes).
+    retarget_timespan: int = 960
+    #: Confirmations a coin needs before it may stake (Qtum ties this to coinbase maturity).
+    stake_min_depth: int = 500
     #: How far a block time may lie ahead of the caller-supplied "now" (seconds).
     max_future_block_time: int = 15
     #: Reorganizations deeper than this are refused (pos.md: equal to maturity on main).
@@ -97,8 +102,8 @@ class ChainParams:
 
     @property
     def genesis_bits(self) -> int:
-        """Compact form of ``pos_limit``: the genesis (and, until retargeting lands, every
-        block) uses the easiest target."""
+        """Compact form of ``pos_limit``: the genesis and the first two blocks after it use
+        the easiest target (consensus.pos.next_target_bits)."""
         return target_to_bits(self.pos_limit)
 
     @property
@@ -180,9 +185,11 @@ def regtest_params(premine: Iterable[PremineOutput] = ()) -> ChainParams:
         script_address_prefix=196,
         secret_key_prefix=239,
         coinbase_maturity=10,
+        stake_min_depth=10,
         target_spacing=2,
+        retarget_timespan=32,
         stake_timestamp_mask=0,
-        pos_limit=(1 << 255) - 1,
+        pos_limit=(1 << 236) - 1,
         max_future_block_time=60,
         max_reorg_depth=100,
         halving_interval=150,

@@ -104,3 +104,55 @@ def public_key(private_key: bytes, compressed: bool = True) -> bytes:
 def is_valid_public_key(pubkey: bytes) -> bool:
     parsed_key = ffi.new("secp256k1_pubkey *")
     return bool(lib.secp256k1_ec_pubkey_parse(_CTX, parsed_key, pubkey, len(pubkey)))
+
+
+# ---------------------------------------------------------------------------- compact signatures
+#: secp256k1 group order; a compact signature with s > n/2 is refused as malleable.
+CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_ORDER = CURVE_ORDER // 2
+
+
+class CompactSignatureError(ValueError):
+    """A 65-byte compact recoverable signature that is malformed or recovers no key."""
+
+
+def sign_compact(private_key: bytes, msg32: bytes, compressed: bool = True) -> bytes:
+    """65-byte recoverable signature in Bitcoin's signmessage layout: a header byte
+    (27 + recovery id, + 4 for a compressed key), then r and s (RFC6979, low S).
+
+    Used for PoS block signatures (Qtum signs blocks this way): the verifier recovers the public
+    key and compares its hash with the staked output, so no key needs to travel in the block.
+    """
+    if len(msg32) != 32:
+        raise ValueError("compact signatures sign a 32-byte digest")
+    raw = coincurve.PrivateKey(private_key).sign_recoverable(msg32, hasher=None)
+    r_s, recid = raw[:64], raw[64]
+    return bytes((27 + recid + (4 if compressed else 0),)) + r_s
+
+
+def recover_compact(signature: bytes, msg32: bytes) -> bytes:
+    """The public key (compressed or not, as the header byte says) that made ``signature``.
+
+    Raises :class:`CompactSignatureError` for a wrong length, header byte, high S, or a
+    signature from which no key can be recovered.
+    """
+    if len(signature) != 65:
+        raise CompactSignatureError(f"compact signature is 65 bytes, got {len(signature)}")
+    if len(msg32) != 32:
+        raise ValueError("compact signatures sign a 32-byte digest")
+    header = signature[0]
+    if not 27 <= header <= 34:
+        raise CompactSignatureError(f"bad compact signature header byte {header}")
+    compressed = header >= 31
+    recid = (header - 27) & 3
+    s = int.from_bytes(signature[33:65], "big")
+    if s > _HALF_ORDER:
+        # (r, n - s) with the other recovery id recovers the same key: refuse the twin so each
+        # key has one signature per message.
+        raise CompactSignatureError("compact signature has a high S value")
+    try:
+        key = coincurve.PublicKey.from_signature_and_message(
+            signature[1:65] + bytes((recid,)), msg32, hasher=None)
+    except Exception as exc:  # coincurve raises plain Exception/ValueError on failure
+        raise CompactSignatureError(f"no public key recovers from the signature: {exc}") from exc
+    return key.format(compressed=compressed)

@@ -155,6 +155,8 @@ class ChainActivator:
         self._prune_candidates()
         new_tip = chain.tip
         assert new_tip is not None
+        if new_tip is not old_tip:
+            self.cs.events.tip_changed(new_tip)
         fork = chain.find_fork(old_tip)
         result.reorged = old_tip.height - (fork.height if fork is not None else -1)
         return result
@@ -173,7 +175,9 @@ class ChainActivator:
         except BlockValidationError as exc:
             self.mark_failed(entry)
             return exc.reason, exc.detail
-        return self._commit_connect(entry, view, undo)
+        self._commit_connect(entry, view, undo)
+        cs.events.connected(block, entry)
+        return None
 
     def connect_genesis(self, entry: BlockIndexEntry) -> bool:
         """Connect the genesis onto an empty chain (first open, reindex)."""
@@ -224,6 +228,7 @@ class ChainActivator:
         view.flush_into(cs.cache.view)
         cs.chain.set_tip(entry.parent)
         self._commit(Batch())
+        cs.events.disconnected(block, entry)
 
     def _commit(self, batch: Batch) -> None:
         """Commit ``batch``, adding the coins flush (coins + best block) when it is due."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from wattchain.consensus.pos import GENESIS_STAKE_MODIFIER, next_stake_modifier
 from wattchain.core.header import StakeBlockHeader
 from wattchain.node.schema import BlockStatus, IndexRecord
 
@@ -49,10 +50,14 @@ class BlockIndexEntry:
     #: Blocks loaded from disk all get 0, so a restart keeps whatever tip was stored.
     sequence_id: int = 0
     skip: BlockIndexEntry | None = field(default=None, repr=False)
+    #: Derived from the header chain (consensus.pos), so it is recomputed on load, not stored.
+    stake_modifier: bytes = field(default=GENESIS_STAKE_MODIFIER, repr=False)
 
     def __post_init__(self) -> None:
         if self.parent is not None:
             self.skip = self.parent.get_ancestor(skip_height(self.height))
+            self.stake_modifier = next_stake_modifier(self.parent.stake_modifier,
+                                                      self.header.prevout_stake.txid)
 
     @property
     def time(self) -> int:
@@ -285,7 +290,17 @@ class EntryChainContext:
         return self.entry.median_time_past()
 
     def median_time_past_at(self, height: int) -> int:
+        return self._ancestor(height).median_time_past()
+
+    @property
+    def stake_modifier(self) -> bytes:
+        return self.entry.stake_modifier
+
+    def time_at(self, height: int) -> int:
+        return self._ancestor(height).header.time
+
+    def _ancestor(self, height: int) -> BlockIndexEntry:
         ancestor = self.entry.get_ancestor(height)
         if ancestor is None:
             raise IndexError(f"height {height} outside 0..{self.entry.height}")
-        return ancestor.median_time_past()
+        return ancestor

@@ -6,9 +6,10 @@ signatures, and OP_TRUE P2WSH "anyone can spend" outputs for cheap bulk), and ca
 to grow a fork. Everything is driven by a caller-supplied ``random.Random`` so a seed fixes the
 chain byte for byte.
 
-Blocks follow the shape consensus accepts before the Proof-of-Stake rules land: a coinbase
-paying a value-0 output (fees are simply not claimed), the current constant bits, times one
-second apart (regtest uses 1-second slots).
+Blocks are real Proof-of-Stake blocks: a coinbase paying value 0, a coinstake (tx 1) that
+stakes one of the branch's key-owned coins whose kernel meets the retargeted difficulty and
+pays it back plus the subsidy (fees are simply not claimed), and a block signature by the
+staking key. Times default to one target spacing apart, so the difficulty stays put.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from wattchain.consensus.coins import CoinsViewCache
 from wattchain.consensus.connect import connect_block
 from wattchain.consensus.context import ListChainContext
 from wattchain.consensus.params import ChainParams, regtest_params
+from wattchain.consensus.pos import (StakeKernel, next_stake_modifier, next_target_bits,
+                                     sign_block)
 from wattchain.core.hashes import hash160
 from wattchain.core.header import StakeBlock
 from wattchain.core.keys import public_key, sign_ecdsa
@@ -70,15 +73,18 @@ def make_keys(n: int, seed: int = 0) -> list[Key]:
 
 
 def generated_params(keys: Sequence[Key], outputs_per_key: int = 4, value: int = 50 * COIN,
-                coinbase_maturity: int = 1, **overrides: object) -> ChainParams:
+                     coinbase_maturity: int = 1, **overrides: object) -> ChainParams:
     """Regtest parameters whose genesis premine pays ``outputs_per_key`` outputs to each key.
 
-    Maturity defaults to 1 so generated chains can spend the premine from block 1 on.
+    Maturity and stake depth default to 1 so generated chains can spend and stake the premine
+    from block 1 on.
     """
     premine = [(key.script_pubkey, value) for key in keys for _ in range(outputs_per_key)]
     params = regtest_params(premine=premine)
-    return replace(params, coinbase_maturity=coinbase_maturity,
-                   **overrides)  # type: ignore[arg-type]
+    settings: dict[str, object] = {"coinbase_maturity": coinbase_maturity,
+                                   "stake_min_depth": coinbase_maturity}
+    settings.update(overrides)
+    return replace(params, **settings)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Spendable:
     outpoint: OutPoint
     output: TxOut
     height: int
+    #: Subject to maturity: a coinbase or coinstake output.
     is_coinbase: bool
     key: Key | None
 
@@ -109,15 +116,27 @@ def sign_transaction(tx: Transaction, spent: Sequence[Spendable]) -> Transaction
     return Transaction(tx.version, tuple(inputs), tx.outputs, tx.locktime)
 
 
+class NoStakeError(RuntimeError):
+    """No coin of the branch can stake a block (none mature, or no kernel within the search)."""
+
+
 class Branch:
     """One chain tip plus the coins spendable on it. :meth:`fork` copies it."""
+
+    #: Slots tried when looking for a winning kernel before giving up.
+    MAX_STAKE_SLOTS = 4096
 
     def __init__(self, params: ChainParams, keys: Sequence[Key]) -> None:
         self.params = params
         self.keys = list(keys)
         genesis = params.genesis_block
         self.blocks: list[StakeBlock] = [genesis]
+        self.modifiers: list[bytes] = [bytes(32)]
         self.coins: dict[OutPoint, Spendable] = {}
+        #: Every outpoint any copy of this branch staked. Shared (not copied) by :meth:`fork`
+        #: so sibling branches never stake the same coin, as distinct honest stakers would not
+        #: (the chainstate refuses a coin staked on two branches: "stake-already-used").
+        self.staked: set[OutPoint] = set()
         self._add_outputs(genesis.transactions[0], 0, True)
 
     @property
@@ -133,12 +152,20 @@ class Branch:
         other = copy.copy(self)
         other.coins = dict(self.coins)
         other.blocks = list(self.blocks)
+        other.modifiers = list(self.modifiers)
         if height is not None and height < self.height:
             other.blocks = other.blocks[:height + 1]
+            other.modifiers = other.modifiers[:height + 1]
             other.coins = {}
             for h, block in enumerate(other.blocks):
                 other._apply(block, h)
         return other
+
+    def context(self) -> ListChainContext:
+        """The consensus view of this branch's tip (parent of the next block)."""
+        tip = self.tip
+        return ListChainContext(tuple(b.header.time for b in self.blocks), tip.hash,
+                                tip.header.bits, self.modifiers[-1])
 
     def _key_for(self, script: bytes) -> Key | None | bool:
         if script == ANYONE_CAN_SPEND:
@@ -161,7 +188,8 @@ class Branch:
             if n:
                 for txin in tx.inputs:
                     self.coins.pop(txin.prevout, None)
-            self._add_outputs(tx, height, n == 0)
+            # Coinbase (tx 0) and coinstake (tx 1 of a PoS block) outputs both mature.
+            self._add_outputs(tx, height, n == 0 or (n == 1 and height > 0))
 
     def mature_coins(self, height: int | None = None) -> list[Spendable]:
         """Coins spendable in a block at ``height`` (default: the next block), oldest first."""
@@ -170,17 +198,83 @@ class Branch:
         return [c for c in self.coins.values()
                 if not c.is_coinbase or h - c.height >= maturity]
 
+    # ------------------------------------------------------------------ staking
+    def stakeable_coins(self, exclude: Sequence[OutPoint] = ()) -> list[Spendable]:
+        """Key-owned mature coins deep enough to stake the next block, largest first."""
+        height = self.height + 1
+        excluded = set(exclude) | self.staked
+        coins = [c for c in self.mature_coins(height)
+                 if c.key is not None and c.outpoint not in excluded
+                 and height - c.height >= self.params.stake_min_depth]
+        coins.sort(key=lambda c: (-c.output.value, c.outpoint.txid, c.outpoint.index))
+        return coins
+
+    def find_stake(self, earliest_time: int, bits: int,
+                   exclude: Sequence[OutPoint] = ()) -> tuple[Spendable, int]:
+        """The first (slot time, coin) at or after ``earliest_time`` whose kernel wins."""
+        params = self.params
+        step = params.stake_timestamp_mask + 1
+        time = -(-earliest_time // step) * step
+        coins = self.stakeable_coins(exclude)
+        if not coins:
+            raise NoStakeError("no mature key-owned coin to stake with")
+        modifier = self.modifiers[-1]
+        for _ in range(self.MAX_STAKE_SLOTS):
+            for coin in coins:
+                kernel = StakeKernel(modifier, self.blocks[coin.height].header.time,
+                                     coin.outpoint, time)
+                if kernel.meets_target(bits, coin.output.value):
+                    return coin, time
+            time += step
+        raise NoStakeError(f"no kernel found in {self.MAX_STAKE_SLOTS} slots")
+
+    def coinstake(self, stake: Spendable, height: int, reward: int | None = None) -> Transaction:
+        """A signed coinstake paying ``stake`` back to its key plus ``reward`` (default: the
+        full subsidy)."""
+        value = stake.output.value + (self.params.block_subsidy(height) if reward is None
+                                      else reward)
+        unsigned = Transaction(2, (TxIn(stake.outpoint, b"", 0xFFFFFFFF),),
+                               (TxOut(0, b""), TxOut(value, stake.output.script_pubkey)), 0)
+        return sign_transaction(unsigned, [stake])
+
     # ------------------------------------------------------------------ building
-    def make_block(self, transactions: Sequence[Transaction] = (), *, time_step: int = 1,
-                   **kwargs: object) -> StakeBlock:
-        """A block on the tip holding ``transactions`` (not applied: see :meth:`add`)."""
+    def make_block(self, transactions: Sequence[Transaction] = (), *,
+                   time_step: int | None = None, stake: Spendable | None = None,
+                   reward: int | None = None, sign: bool = True,
+                   coinbase_height: int | None = None, **kwargs: object) -> StakeBlock:
+        """A signed PoS block on the tip holding ``transactions`` (not applied: see
+        :meth:`add`). The stake is the first coin (largest first) not spent by
+        ``transactions`` whose kernel wins at the earliest slot ``time_step`` (default: one
+        target spacing) after the tip; ``coinbase_height`` forges the BIP34 height;
+        ``kwargs`` go to ``build_block`` (e.g. ``bits``)."""
+        params = self.params
         tip = self.tip
-        return build_block(tip.hash, self.height + 1, tip.header.time + time_step, None,
-                           transactions, self.params, **kwargs)  # type: ignore[arg-type]
+        height = self.height + 1
+        ctx = self.context()
+        bits = kwargs.pop("bits", None)
+        bits = next_target_bits(ctx, params) if bits is None else bits
+        step = params.target_spacing if time_step is None else time_step
+        earliest = max(tip.header.time + step, ctx.median_time_past + 1)
+        spent = [txin.prevout for tx in transactions for txin in tx.inputs]
+        if stake is None:
+            stake, time = self.find_stake(earliest, bits, spent)  # type: ignore[arg-type]
+        else:
+            time = earliest
+        block = build_block(tip.hash, height if coinbase_height is None else coinbase_height,
+                            time, bits, transactions, params,
+                            coinstake=self.coinstake(stake, height, reward),
+                            **kwargs)  # type: ignore[arg-type]
+        if sign:
+            assert stake.key is not None
+            block = sign_block(block, stake.key.secret)
+        return block
 
     def add(self, block: StakeBlock) -> StakeBlock:
         """Record ``block`` as the new tip of this branch (assumed valid)."""
         self.blocks.append(block)
+        self.staked.add(block.header.prevout_stake)
+        self.modifiers.append(next_stake_modifier(self.modifiers[-1],
+                                                  block.header.prevout_stake.txid))
         self._apply(block, self.height)
         return block
 
@@ -208,7 +302,10 @@ class Branch:
                      max_outputs: int = 3) -> StakeBlock:
         """A valid block of random spends (some chained inside the block), added to the tip."""
         height = self.height + 1
-        available = self.mature_coins(height)
+        ctx = self.context()
+        bits = next_target_bits(ctx, self.params)
+        stake, _ = self.find_stake(self.tip.header.time + self.params.target_spacing, bits)
+        available = [c for c in self.mature_coins(height) if c.outpoint != stake.outpoint]
         rng.shuffle(available)
         txs: list[Transaction] = []
         for _ in range(rng.randint(0, max_txs)):
@@ -227,7 +324,7 @@ class Branch:
                     if key is not False:
                         available.append(Spendable(OutPoint(tx.txid, index), out, height,
                                                    False, key))  # type: ignore[arg-type]
-        return self.add(self.make_block(txs))
+        return self.add(self.make_block(txs, stake=stake))
 
 
 def replay_stats(params: ChainParams, blocks: Sequence[StakeBlock]) -> UtxoStats:
@@ -239,7 +336,9 @@ def replay_stats(params: ChainParams, blocks: Sequence[StakeBlock]) -> UtxoStats
         connect_block(block, view, height, ctx, params)
         header = block.header
         ctx = (ListChainContext((header.time,), block.hash, header.bits) if ctx is None
-               else ctx.extend(header.time, block.hash, header.bits))
+               else ctx.extend(header.time, block.hash, header.bits,
+                               next_stake_modifier(ctx.stake_modifier,
+                                                   header.prevout_stake.txid)))
     return utxo_stats(cache_coins(view), blocks[-1].hash if blocks else None, presorted=False)
 
 

@@ -29,6 +29,7 @@ from wattchain.consensus.coins import Coin
 from wattchain.consensus.contextual import contextual_check_block, contextual_check_block_header
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams
+from wattchain.consensus.pos import check_proof_of_stake
 from wattchain.consensus.target import block_proof
 from wattchain.core.errors import DecodeError
 from wattchain.core.header import StakeBlock, StakeBlockHeader, deserialize_stake_block
@@ -37,8 +38,10 @@ from wattchain.node import schema
 from wattchain.node.activation import ChainActivator, ProcessResult, chain_context
 from wattchain.node.block_index import ActiveChain, BlockIndex, BlockIndexEntry
 from wattchain.node.errors import ChainstateError, StorageError
+from wattchain.node.events import ChainEvents, ChainListener
 from wattchain.node.kvstore import Batch, KVStore
 from wattchain.node.schema import BlockStatus, IndexRecord
+from wattchain.node.stake_lookup import StakeCoinFinder
 from wattchain.node.utxo_db import DEFAULT_CACHE_BYTES, CoinsDB, UtxoCache, UtxoStats, utxo_stats
 
 #: Sub-directory of the datadir holding the chainstate LevelDB.
@@ -72,6 +75,9 @@ class Chainstate:
         self.coins_db = CoinsDB(store)
         self.cache = UtxoCache(self.coins_db, cache_bytes)
         self._activator = ChainActivator(self)
+        self._stakes = StakeCoinFinder(self)
+        #: Subscribers to connect/disconnect/tip notifications (mempool, staker, wallet).
+        self.events = ChainEvents()
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -151,6 +157,8 @@ class Chainstate:
         if orphans:
             raise StorageError(f"{len(orphans)} block index records have no parent, e.g. "
                                f"{orphans[0]!r}")
+        for entry in self.index.entries():
+            self._stakes.remember(entry)
 
     def _load_tip(self) -> None:
         best = self.coins_db.best_block()
@@ -208,6 +216,10 @@ class Chainstate:
             check_block_header(header, self.params)
             ctx = chain_context(parent)
             contextual_check_block_header(header, ctx, now, self.params)
+            # Stake and signature before anything is stored (pos.md, "Fake Stake").
+            coin = self._stakes.find(header.prevout_stake, parent)
+            check_proof_of_stake(header, ctx, coin, self.params)
+            self._stakes.check_reuse(block_hash, header.prevout_stake, header.time, parent)
             check_block(block, self.params)
             contextual_check_block(block, parent.height + 1, ctx, self.params)
         except BlockValidationError as exc:
@@ -230,8 +242,13 @@ class Chainstate:
         except StorageError:
             self.index.remove(entry)
             raise
+        self._stakes.remember(entry)
         self._activator.add_candidate(entry)
         return entry
+
+    def subscribe(self, listener: ChainListener) -> None:
+        """Receive block_connected / block_disconnected / tip_changed (see node.events)."""
+        self.events.subscribe(listener)
 
     # ------------------------------------------------------------------ queries
     @property
