@@ -141,3 +141,25 @@ def test_random_forks_agree_with_replay(tmp_path, params, keys) -> None:
         assert cs.tip.height == best.height
         winner = next(b for b in branches if b.tip.hash == cs.tip.hash)
         assert cs.utxo_stats() == replay_stats(params, winner.blocks)
+
+
+def test_default_regtest_stakes_its_premine_from_block_one(tmp_path, keys) -> None:
+    """With regtest's maturity and stake depth of 10, a chain whose only coins are the genesis
+    premine must still start: genesis outputs are mature and deep enough at once."""
+    from wattchain.consensus.params import regtest_params
+    params = regtest_params(premine=[(key.script_pubkey, 100 * 10**8) for key in keys
+                                     for _ in range(3)])
+    assert params.coinbase_maturity == params.stake_min_depth == 10
+    branch = Branch(params, keys)
+    now = far_future_now(params)
+    with Chainstate.open(tmp_path, params, sync=False) as cs:
+        for _ in range(16):  # past the first coinstake outputs' maturity
+            block = branch.add(branch.make_block())
+            result = cs.process_block(block, now)
+            assert result.accepted and result.became_tip, result.reason
+        assert cs.tip.height == 16
+    genesis_txid = branch.blocks[0].transactions[0].txid
+    stakes = [b.header.prevout_stake for b in branch.blocks[1:]]
+    assert all(op.txid == genesis_txid for op in stakes[:10])
+    # once the premine is used up, coinstake outputs that matured (10 blocks) stake again
+    assert any(op.txid != genesis_txid for op in stakes[10:])

@@ -23,16 +23,14 @@ from wattchain.consensus.context import ChainContext
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import StakeCoin, check_proof_of_stake
+from wattchain.consensus.script_checks import BlockScripts, ScriptVerifier
 from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS, check_sequence_locks,
                                            check_tx_inputs, is_coinstake, transaction_sigop_cost)
 from wattchain.core.header import StakeBlock
 from wattchain.core.serialization import ByteReader, compact_size, decode_exact
 from wattchain.core.tx import OutPoint, Transaction
-from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS
-from wattchain.script.interpreter import verify_input
 from wattchain.script.script import is_unspendable
-from wattchain.script.sighash import PrecomputedTransactionData
 
 #: Smallest serialized Coin: one-byte code, one-byte value, empty script.
 _MIN_COIN_SIZE = 3
@@ -94,16 +92,13 @@ def _add_outputs(view: CoinsViewCache, tx: Transaction, height: int, coinbase: b
                                                          f"{tx.txid_hex}") from exc
 
 
-def _verify_scripts(tx: Transaction, coins: list[Coin]) -> None:
-    """Every input under the consensus flags, sharing one PrecomputedTransactionData."""
-    precomputed = PrecomputedTransactionData(tx)
-    for index, coin in enumerate(coins):
-        try:
-            verify_input(tx, index, coin.output, CONSENSUS_FLAGS, precomputed)
-        except ScriptError as exc:
-            raise BlockValidationError(
-                f"mandatory-script-verify-flag-failed ({exc.code.value})",
-                f"input {index} of tx {tx.txid_hex}: {exc}") from exc
+def _script_checks(verifier: ScriptVerifier | None) -> BlockScripts:
+    """The block's script checks under the consensus flags, fed one transaction at a time:
+    with a multi-threaded ``verifier`` the signatures are verified on other cores while the
+    rest of the block is validated here (Core's check queue). :meth:`BlockScripts.finish`
+    reports the first failing input in block order with the interpreter's reason. Without a
+    verifier: one thread, no signature cache (nothing to close)."""
+    return (verifier or ScriptVerifier(threads=1)).start_block(CONSENSUS_FLAGS)
 
 
 def stake_coin(coin: Coin, ctx: ChainContext) -> StakeCoin:
@@ -128,12 +123,15 @@ def _connect_genesis(block: StakeBlock, view: CoinsViewCache, params: ChainParam
 # ------------------------------------------------------------------------------ connect
 def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
                   ctx: ChainContext | None, params: ChainParams,
-                  script_check: bool = True) -> BlockUndo:
+                  script_check: bool = True, *,
+                  script_verifier: ScriptVerifier | None = None) -> BlockUndo:
     """Apply ``block`` at ``height`` on top of ``view``; return what is needed to undo it.
 
     ``ctx`` describes the parent (None only for the genesis, height 0). ``script_check=False``
     skips signature/script verification (e.g. below an assumed-valid block); every other rule
-    still runs. Raises :class:`BlockValidationError`; on failure ``view`` is unchanged.
+    still runs. ``script_verifier`` (owned by the caller) batches the signature checks over
+    its threads and signature cache. Raises :class:`BlockValidationError`; on failure ``view``
+    is unchanged.
     """
     cache = CoinsViewCache(view)
     if height == 0:
@@ -151,6 +149,7 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     stake_reward = 0
     sigops = 0
     tx_undo: list[tuple[Coin, ...]] = []
+    scripts = _script_checks(script_verifier) if script_check else None
     for position, tx in enumerate(txs):
         coinbase = position == 0
         coinstake = position == 1 and pos_block
@@ -183,11 +182,13 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
             raise BlockValidationError("bad-blk-sigops", "too many sigops")
 
         if not coinbase:
-            if script_check:
-                _verify_scripts(tx, coins)
+            if scripts is not None:
+                scripts.add(tx, coins)
             tx_undo.append(tuple(cache.spend_coin(txin.prevout) for txin in tx.inputs))
         _add_outputs(cache, tx, height, coinbase, coinstake)
 
+    if scripts is not None:
+        scripts.finish()
     allowed = params.block_subsidy(height) + fees
     if stake_reward > allowed:
         raise BlockValidationError("bad-cs-amount",

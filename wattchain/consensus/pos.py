@@ -86,6 +86,8 @@ def kernel_meets_target(kernel_hash: bytes, bits: int, value: int) -> bool:
         target = bits_to_target(bits)
     except ValueError:
         return False
+    if target <= 0:
+        return False  # zero bits carry no work (block_proof) and must win nothing either
     return int.from_bytes(kernel_hash, "little") // value <= target
 
 
@@ -186,7 +188,7 @@ def check_proof_of_stake(header: StakeBlockHeader, parent: ChainContext,
                                    f"staked output {header.prevout_stake} is not unspent on "
                                    "this block's chain")
     depth = parent.height + 1 - coin.height
-    if depth < params.stake_min_depth:
+    if not params.stake_deep_enough(coin.height, parent.height + 1):
         raise BlockValidationError("stake-immature",
                                    f"staked output is {depth} blocks deep, "
                                    f"{params.stake_min_depth} needed")

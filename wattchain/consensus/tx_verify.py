@@ -131,9 +131,9 @@ def check_tx_inputs(tx: Transaction, view: CoinsView, spend_height: int,
                                     f"input {txin.prevout} missing or spent")
         coins.append(coin)
     value_in = 0
-    maturity = params.coinbase_maturity
     for txin, coin in zip(tx.inputs, coins):
-        if (coin.is_coinbase or coin.is_coinstake) and spend_height - coin.height < maturity:
+        if ((coin.is_coinbase or coin.is_coinstake)
+                and not params.generated_coin_mature(coin.height, spend_height)):
             reason = ("bad-txns-premature-spend-of-coinbase" if coin.is_coinbase
                       else "bad-txns-premature-spend-of-coinstake")
             raise TxValidationError(reason, f"tried to spend immature {txin.prevout} "

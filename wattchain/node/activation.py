@@ -171,7 +171,8 @@ class ChainActivator:
         block = cs.read_block(entry)
         view = CoinsViewCache(cs.cache.view)
         try:
-            undo = connect_block(block, view, entry.height, chain_context(parent), cs.params)
+            undo = connect_block(block, view, entry.height, chain_context(parent), cs.params,
+                                 script_verifier=cs.script_verifier)
         except BlockValidationError as exc:
             self.mark_failed(entry)
             return exc.reason, exc.detail

@@ -194,9 +194,8 @@ class Branch:
     def mature_coins(self, height: int | None = None) -> list[Spendable]:
         """Coins spendable in a block at ``height`` (default: the next block), oldest first."""
         h = self.height + 1 if height is None else height
-        maturity = self.params.coinbase_maturity
         return [c for c in self.coins.values()
-                if not c.is_coinbase or h - c.height >= maturity]
+                if not c.is_coinbase or self.params.generated_coin_mature(c.height, h)]
 
     # ------------------------------------------------------------------ staking
     def stakeable_coins(self, exclude: Sequence[OutPoint] = ()) -> list[Spendable]:
@@ -205,7 +204,7 @@ class Branch:
         excluded = set(exclude) | self.staked
         coins = [c for c in self.mature_coins(height)
                  if c.key is not None and c.outpoint not in excluded
-                 and height - c.height >= self.params.stake_min_depth]
+                 and self.params.stake_deep_enough(c.height, height)]
         coins.sort(key=lambda c: (-c.output.value, c.outpoint.txid, c.outpoint.index))
         return coins
 

@@ -30,6 +30,7 @@ from wattchain.consensus.contextual import contextual_check_block, contextual_ch
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import check_proof_of_stake
+from wattchain.consensus.script_checks import ScriptVerifier
 from wattchain.consensus.target import block_proof
 from wattchain.core.errors import DecodeError
 from wattchain.core.header import StakeBlock, StakeBlockHeader, deserialize_stake_block
@@ -78,21 +79,26 @@ class Chainstate:
         self._stakes = StakeCoinFinder(self)
         #: Subscribers to connect/disconnect/tip notifications (mempool, staker, wallet).
         self.events = ChainEvents()
+        #: Batches block signature checks (threads, sigcache); owned and closed by the node.
+        self.script_verifier: ScriptVerifier | None = None
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, datadir: str | Path, params: ChainParams, *,
              cache_bytes: int = DEFAULT_CACHE_BYTES, sync: bool = True,
-             activate: bool = True) -> "Chainstate":
+             activate: bool = True,
+             script_verifier: ScriptVerifier | None = None) -> "Chainstate":
         """Open (or create) the chainstate under ``datadir``.
 
         ``cache_bytes`` bounds the write-back coins cache (0 = write through, flush after
         every block). ``sync`` fsyncs every commit. ``activate=False`` stops at the stored
         best block instead of connecting stored blocks beyond it (crash tests inspect that
-        state)."""
+        state). ``script_verifier`` checks blocks' scripts in parallel (None: one thread);
+        the caller keeps ownership and closes it after this chainstate."""
         store = KVStore(Path(datadir) / CHAINSTATE_DIR, sync=sync)
         try:
             self = cls(store, params, cache_bytes)
+            self.script_verifier = script_verifier
             self._load()
             if store.get(schema.KEY_REINDEXING) is not None:
                 self.reindex()

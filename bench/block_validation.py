@@ -1,0 +1,244 @@
+"""Block validation benchmark: full 8 M-weight blocks against the elliptic-curve bound.
+
+Builds (fixed seed, real signatures) two blocks at the weight limit: one of 1-input 2-output
+P2WPKH spends and one of 2-of-3 P2WSH multisig spends (signed by keys 1 and 2 of 3, the usual
+wallet order, so CHECKMULTISIG makes 3 checks per input). For each signature backend and thread
+count it times ``connect_block`` (every consensus rule, script checks included, signature cache
+cold) and the script-check phase alone, and prints one JSON object with the EC bound measured in
+the same run: (signature checks in the block) x (coincurve single-verify time) / cores.
+
+    python bench/block_validation.py                 # both blocks, both backends, 1 and 2 threads
+    python bench/block_validation.py --profile       # + cProfile of compiled/all-cores connect
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import sys
+import time
+from collections.abc import Callable
+
+import coincurve
+
+from wattchain.consensus.coins import CoinsViewCache
+from wattchain.consensus.connect import connect_block
+from wattchain.consensus.script_checks import ScriptVerifier
+from wattchain.core.keys import sign_ecdsa
+from wattchain.core.tx import COIN, OutPoint, Transaction, TxIn, TxOut
+from wattchain.node.chaingen import Branch, generated_params, make_keys, sign_transaction
+from wattchain.node.utxo_db import EmptyCoinsView
+from wattchain.script import sigcore
+from wattchain.script.flags import CONSENSUS_FLAGS
+from wattchain.script.sighash import (SIGHASH_ALL, PrecomputedTransactionData,
+                                      segwit_v0_signature_hash)
+from wattchain.script.standard import multisig, p2wsh
+
+BLOCK_ROOM = 8_000_000 - 6_000  # header, coinbase, coinstake and commitment
+
+
+class Scenario:
+    """A parent state (in-memory UTXO view and context) and one full block on top of it."""
+
+    def __init__(self, name: str, params, base: CoinsViewCache, ctx, height: int, block) -> None:
+        self.name, self.params, self.base, self.ctx = name, params, base, ctx
+        self.height, self.block = height, block
+
+    def spends(self):
+        view = CoinsViewCache(self.base)
+        return [(tx, [view.get_coin(txin.prevout) for txin in tx.inputs])
+                for tx in self.block.transactions[1:]]
+
+    def connect(self, verifier: ScriptVerifier | None, script_check: bool = True) -> None:
+        connect_block(self.block, CoinsViewCache(self.base), self.height, self.ctx,
+                      self.params, script_check, script_verifier=verifier)
+
+
+def _fill(make_tx: Callable[[int], Transaction | None]) -> list[Transaction]:
+    txs, weight, i = [], 0, 0
+    while True:
+        tx = make_tx(i)
+        if tx is None or weight + tx.weight > BLOCK_ROOM:
+            return txs
+        txs.append(tx)
+        weight += tx.weight
+        i += 1
+
+
+def p2wpkh_scenario(seed: int) -> Scenario:
+    keys = make_keys(16, seed=seed)
+    n = BLOCK_ROOM // 561 + 16
+    params = generated_params(keys, outputs_per_key=-(-n // len(keys)) + 4, value=10 * COIN)
+    rng = random.Random(seed)
+    branch = Branch(params, keys)
+    base = CoinsViewCache(EmptyCoinsView())
+    connect_block(params.genesis_block, base, 0, None, params)
+    pool = sorted(branch.mature_coins(1), key=lambda c: (c.outpoint.txid, c.outpoint.index))
+
+    def make(i: int) -> Transaction | None:
+        if i >= len(pool) - 8:  # keep a few coins to stake with
+            return None
+        coin = pool[i]
+        value = coin.output.value - 1000
+        outs = (TxOut(value // 2, rng.choice(keys).script_pubkey),
+                TxOut(value - value // 2, rng.choice(keys).script_pubkey))
+        return sign_transaction(Transaction(2, (TxIn(coin.outpoint, b"", 0xFFFFFFFE),), outs, 0),
+                                [coin])
+    ctx = branch.context()
+    block = branch.make_block(_fill(make))
+    return Scenario("p2wpkh_1in_2out", params, base, ctx, 1, block)
+
+
+def multisig_scenario(seed: int) -> Scenario:
+    keys = make_keys(16, seed=seed)
+    ms_keys = [k.pubkey for k in keys[:3]]
+    witness_script = multisig(2, ms_keys)
+    spk = p2wsh(witness_script)
+    per_fanout, n_fanouts = 500, 24  # 12,000 outputs: more than a block can spend
+    params = generated_params(keys, outputs_per_key=4, value=50 * COIN)
+    rng = random.Random(seed)
+    branch = Branch(params, keys)
+    base = CoinsViewCache(EmptyCoinsView())
+    connect_block(params.genesis_block, base, 0, None, params)
+    funding = sorted(branch.mature_coins(1), key=lambda c: (c.outpoint.txid, c.outpoint.index))
+    fanouts = []
+    for coin in funding[:n_fanouts]:
+        each = (coin.output.value - 100_000) // per_fanout
+        unsigned = Transaction(2, (TxIn(coin.outpoint, b"", 0xFFFFFFFE),),
+                               tuple(TxOut(each, spk) for _ in range(per_fanout)), 0)
+        fanouts.append(sign_transaction(unsigned, [coin]))
+    ctx1 = branch.context()
+    block1 = branch.add(branch.make_block(fanouts))
+    connect_block(block1, base, 1, ctx1, params)
+    outputs = [(OutPoint(tx.txid, i), out.value) for tx in fanouts
+               for i, out in enumerate(tx.outputs)]
+
+    def make(i: int) -> Transaction | None:
+        if i >= len(outputs):
+            return None
+        outpoint, value = outputs[i]
+        value_out = value - 2000
+        tx = Transaction(2, (TxIn(outpoint, b"", 0xFFFFFFFE),),
+                         (TxOut(value_out // 2, rng.choice(keys).script_pubkey),
+                          TxOut(value_out - value_out // 2, rng.choice(keys).script_pubkey)), 0)
+        digest = segwit_v0_signature_hash(witness_script, tx, 0, SIGHASH_ALL, value,
+                                          PrecomputedTransactionData(tx))
+        sigs = [sign_ecdsa(k.secret, digest) + bytes((SIGHASH_ALL,)) for k in keys[:2]]
+        txin = TxIn(outpoint, b"", 0xFFFFFFFE, (b"", sigs[0], sigs[1], witness_script))
+        return Transaction(2, (txin,), tx.outputs, 0)
+    ctx2 = branch.context()
+    block2 = branch.make_block(_fill(make))
+    return Scenario("p2wsh_2of3_multisig", params, base, ctx2, 2, block2)
+
+
+def coincurve_single_verify_us(samples: int = 3000) -> dict[str, float]:
+    """coincurve verifying one signature from bytes (key parsed each time, as a block does),
+    and with a pre-parsed key, for reference."""
+    triples = []
+    for i in range(64):
+        key = coincurve.PrivateKey(os.urandom(32))
+        msg = os.urandom(32)
+        triples.append((key.public_key.format(), key.sign(msg, hasher=None), msg))
+    started = time.perf_counter()
+    for i in range(samples):
+        pub, sig, msg = triples[i % 64]
+        assert coincurve.verify_signature(sig, msg, pub, hasher=None)
+    from_bytes = (time.perf_counter() - started) / samples
+    parsed = [(coincurve.PublicKey(p), s, m) for p, s, m in triples]
+    started = time.perf_counter()
+    for i in range(samples):
+        pub_obj, sig, msg = parsed[i % 64]
+        assert pub_obj.verify(sig, msg, hasher=None)
+    preparsed = (time.perf_counter() - started) / samples
+    return {"from_bytes": from_bytes * 1e6, "preparsed_key": preparsed * 1e6}
+
+
+def best_of(repeat: int, fn: Callable[[], None]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=2, help="best of N timings per run")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--only", choices=["p2wpkh", "multisig"], default=None)
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile one compiled connect per block (top functions to stderr)")
+    args = parser.parse_args(argv)
+
+    cores = os.cpu_count() or 1
+    backends = ["compiled", "pure"] if sigcore.compiled_available() else ["pure"]
+    builders = {"p2wpkh": p2wpkh_scenario, "multisig": multisig_scenario}
+    single = coincurve_single_verify_us()
+    report: dict[str, object] = {
+        "cores": cores, "python": sys.version.split()[0],
+        "active_backend": sigcore.backend_name(),
+        "compiled_available": sigcore.compiled_available(),
+        "coincurve_single_verify_us": round(single["from_bytes"], 2),
+        "coincurve_single_verify_preparsed_key_us": round(single["preparsed_key"], 2),
+        "blocks": [],
+    }
+    for name, build in builders.items():
+        if args.only and args.only != name:
+            continue
+        started = time.perf_counter()
+        scenario = build(args.seed)
+        generated = time.perf_counter() - started
+        spends = scenario.spends()
+        entry: dict[str, object] = {
+            "name": scenario.name, "transactions": len(scenario.block.transactions),
+            "weight": scenario.block.weight, "inputs": sum(len(c) for _, c in spends),
+            "generate_seconds": round(generated, 2),
+            # Every rule but the scripts: the Python floor no signature backend can remove.
+            "connect_without_scripts_seconds": round(
+                best_of(args.repeat, lambda: scenario.connect(None, script_check=False)), 3),
+            "runs": []}
+        checks = None
+        for backend_name in backends:
+            backend = sigcore.get_backend(pure=backend_name == "pure")
+            for threads in args.threads:
+                with ScriptVerifier(threads, None, backend) as verifier:
+                    verifier.verify_block(spends[:50], CONSENSUS_FLAGS)  # warm the pool
+                    connect_s = best_of(args.repeat, lambda: scenario.connect(verifier))
+                    script_s = best_of(args.repeat,
+                                       lambda: verifier.verify_block(spends, CONSENSUS_FLAGS))
+                    stats = verifier.last_stats
+                checks = stats.checks
+                entry["runs"].append({  # type: ignore[union-attr]
+                    "backend": backend_name, "threads": threads,
+                    "connect_seconds": round(connect_s, 3),
+                    "script_checks_seconds": round(script_s, 3),
+                    "template_inputs": stats.template_inputs,
+                    "interpreter_inputs": stats.interpreter_inputs})
+        bound = (checks or 0) * single["from_bytes"] / 1e6 / cores
+        entry["signature_checks"] = checks
+        entry["ec_bound_seconds"] = round(bound, 3)
+        for run in entry["runs"]:  # type: ignore[union-attr]
+            run["connect_vs_ec_bound"] = round(run["connect_seconds"] / bound, 2)
+            run["script_checks_vs_ec_bound"] = round(run["script_checks_seconds"] / bound, 2)
+        report["blocks"].append(entry)  # type: ignore[union-attr]
+        if args.profile:
+            with ScriptVerifier(cores, None, sigcore.get_backend()) as verifier:
+                profiler = cProfile.Profile()
+                profiler.runcall(scenario.connect, verifier)
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+            print(f"--- cProfile of {scenario.name} connect ({verifier.backend_name}, "
+                  f"{cores} threads), by own time ---\n{out.getvalue()}", file=sys.stderr)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Build the optional compiled signature core (wattchain/script/_sigcore.pyx).
+
+Everything else lives in pyproject.toml. The extension is optional: without Cython or a working
+C compiler the install still succeeds (with a warning) and :mod:`wattchain.script.sigcore` falls
+back to the pure coincurve path (same answers, slower). It links against nothing: libsecp256k1
+is reached through function pointers that coincurve's bundled cffi module hands out at run time.
+"""
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that turns a failed compile into a warning (setuptools' ``optional`` flag
+    does not cover every failure mode, e.g. a missing compiler executable)."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any build failure means "use the fallback"
+            self.warn(f"compiled signature core not built ({exc}); using the pure backend")
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            self.warn(f"{ext.name} not built ({exc}); using the pure backend")
+
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # no Cython: pure-Python install
+    ext_modules = []
+else:
+    ext_modules = cythonize(
+        [Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
+                   optional=True)],
+        language_level=3,
+        quiet=True,
+    )
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": OptionalBuildExt})

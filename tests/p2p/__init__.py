@@ -1,0 +1,1 @@
+"""P2P tests: codec and protocol units, and multi-node scenarios on real loopback sockets."""
