@@ -25,11 +25,14 @@ from wattchain.core.errors import DecodeError
 from wattchain.core.header import StakeBlockHeader
 from wattchain.core.merkle import witness_commitment_hash
 from wattchain.core.tx import Transaction, TxOut, txid_to_hex
+from wattchain.node.config import add_node_arguments
 from wattchain.rpc.txjson import tx_to_json
 from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS, STANDARD_FLAGS
 from wattchain.script.interpreter import verify_input
 from wattchain.script.sighash import PrecomputedTransactionData
+from wattchain.testnet import add_arguments as add_testnet_arguments
+from wattchain.testnet import main as testnet_main
 
 
 class CliError(Exception):
@@ -155,8 +158,8 @@ def _cmd_decode_block(args: argparse.Namespace, params: ChainParams) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wattchain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--network", choices=("main", "test", "regtest"), default="main",
-                        help="network whose address format is used (default: main)")
+    parser.add_argument("--network", choices=("main", "test", "regtest"), default=None,
+                        help="network (default: main; for `node`, the config file's)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     decode_tx = sub.add_parser("decode-tx", help="decode a raw transaction to JSON")
@@ -180,13 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
     decode_block.add_argument("--bitcoin", action="store_true",
                               help="the file has Bitcoin's 80-byte header (no stake fields)")
     decode_block.set_defaults(func=_cmd_decode_block)
+
+    node = sub.add_parser("node", help="run a node (validator) until SIGINT/SIGTERM or `stop`")
+    add_node_arguments(node)
+    node.set_defaults(func=_cmd_node)
+
+    testnet = sub.add_parser("testnet", help="a local multi-node regtest network")
+    add_testnet_arguments(testnet)
+    testnet.set_defaults(func=lambda args, _params: testnet_main(args))
     return parser
+
+
+def _cmd_node(args: argparse.Namespace, _params: object) -> int:
+    from wattchain.node.config import ConfigError, config_from_args
+    from wattchain.node.daemon import run_node
+    try:
+        config = config_from_args(args, args.network)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    return run_node(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args, params_for(args.network))
+        return args.func(args, params_for(args.network or "main"))
     except CliError as exc:
         print(f"wattchain: error: {exc}", file=sys.stderr)
         return 2

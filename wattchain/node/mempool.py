@@ -102,8 +102,15 @@ class Mempool:
         self._last_expire: int | None = None
         #: Transactions of disconnected blocks, oldest block first, awaiting tip_changed.
         self._disconnected: list[Transaction] = []
+        #: Called with every transaction that enters the pool (the wallet's
+        #: ``transaction_added``), on the mempool's thread; failures are logged, not raised.
+        self._added_listeners: list[Callable[[Transaction], object]] = []
         if subscribe:
             chainstate.subscribe(self)
+
+    def add_listener(self, callback: Callable[[Transaction], object]) -> None:
+        """Call ``callback(tx)`` for every transaction accepted from now on."""
+        self._added_listeners.append(callback)
 
     def _now(self, now: int | None) -> int:
         return int(self._clock()) if now is None else now
@@ -218,6 +225,11 @@ class Mempool:
             evicted = self.trim_to_size(now)
             if tx.txid in evicted:
                 raise MempoolRejectError("mempool full", "evicted at once by the memory cap")
+        for callback in self._added_listeners:
+            try:
+                callback(tx)
+            except Exception:  # noqa: BLE001 - a listener must not undo an accepted tx
+                log.exception("mempool listener %r failed", callback)
         return AcceptResult(tx.txid, tx.wtxid, True, candidate.fee, tx.vsize,
                             replaced=tuple(sorted(candidate.replaced)))
 
