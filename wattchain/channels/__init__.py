@@ -1,0 +1,23 @@
+"""Payment channels following BOLT 2/3/5 semantics.
+
+Part A (this layer, pure and synchronous — no I/O, no clocks):
+
+* :mod:`~wattchain.channels.keys` — BOLT 3 key derivation (per-commitment points, derived
+  pubkeys/privkeys, revocation keys).
+* :mod:`~wattchain.channels.shachain` — per-commitment secret generation and the compact
+  receiver store.
+* :mod:`~wattchain.channels.scripts` — funding, to_local, to_remote, HTLC and anchor scripts.
+* :mod:`~wattchain.channels.commitment` — commitment transactions (fees, trimming, ordering,
+  obscured commitment number), HTLC-timeout/success transactions, signing and verification.
+* :mod:`~wattchain.channels.onchain` — cooperative close, CSV sweeps, HTLC claims, penalty
+  transactions and revoked-commitment recognition.
+* :mod:`~wattchain.channels.errors` — the :class:`ChannelError` hierarchy.
+
+Part B (update protocol, persistence, routing, EV charging) builds on these modules.
+"""
+
+from wattchain.channels.errors import (ChannelError, CommitmentError, KeyDerivationError,
+                                       OnchainError, ShachainError, SignatureError)
+
+__all__ = ["ChannelError", "CommitmentError", "KeyDerivationError", "OnchainError",
+           "ShachainError", "SignatureError"]
