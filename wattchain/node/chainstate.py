@@ -37,7 +37,8 @@ from wattchain.core.header import StakeBlock, StakeBlockHeader, deserialize_stak
 from wattchain.core.tx import OutPoint
 from wattchain.node import schema
 from wattchain.node.activation import ChainActivator, ProcessResult, chain_context
-from wattchain.node.block_index import ActiveChain, BlockIndex, BlockIndexEntry
+from wattchain.node.block_index import (ActiveChain, BlockIndex, BlockIndexEntry,
+                                        EntryChainContext)
 from wattchain.node.errors import ChainstateError, StorageError
 from wattchain.node.events import ChainEvents, ChainListener
 from wattchain.node.kvstore import Batch, KVStore
@@ -195,8 +196,44 @@ class Chainstate:
         needs no UTXOs passed, so junk never reaches the disk.
         """
         self._check_open()
-        header = block.header
-        block_hash = block.hash
+        checked = self._precheck(block.header, now)
+        if isinstance(checked, ProcessResult):
+            return checked
+        parent, ctx = checked
+        try:
+            check_block(block, self.params)
+            contextual_check_block(block, parent.height + 1, ctx, self.params)
+        except BlockValidationError as exc:
+            return ProcessResult.reject(block.hash, exc.reason, exc.detail)
+        entry = self._store_block(block, parent)
+        result = self._activator.activate_best_chain()
+        return result.for_block(entry, self.chain.tip is entry)
+
+    def precheck_block(self, block: StakeBlock, now: int | None = None) -> ProcessResult | None:
+        """The cheap checks :meth:`process_block` runs first (see :meth:`precheck_header`);
+        read-only. None when they pass, else the rejection process_block would return."""
+        return self.precheck_header(block.header, now)
+
+    def precheck_header(self, header: StakeBlockHeader,
+                        now: int | None = None) -> ProcessResult | None:
+        """Header, stake and block signature of a block, without its body and without
+        storing anything: not a duplicate, parent known and valid, fork within the reorg
+        window, header rules, the stake kernel and signature against the staked coin on the
+        block's own branch, and the stake-reuse rules.
+
+        Why: a peer relays a block as soon as this passes (BIP152 high-bandwidth style),
+        before the seconds of full validation. Forging a header that passes needs a real
+        stake and its key, so early relay cannot be used to spread free junk. Returns None
+        when every check passes, else the rejection :meth:`process_block` would return."""
+        self._check_open()
+        checked = self._precheck(header, now)
+        return checked if isinstance(checked, ProcessResult) else None
+
+    def _precheck(self, header: StakeBlockHeader, now: int | None
+                  ) -> ProcessResult | tuple[BlockIndexEntry, EntryChainContext]:
+        """Shared prefix of process_block and precheck_header: a rejection, or the parent
+        entry and its chain context for the body checks."""
+        block_hash = header.hash
         known = self.index.get(block_hash)
         if known is not None:
             return ProcessResult.reject(
@@ -226,13 +263,9 @@ class Chainstate:
             coin = self._stakes.find(header.prevout_stake, parent)
             check_proof_of_stake(header, ctx, coin, self.params)
             self._stakes.check_reuse(block_hash, header.prevout_stake, header.time, parent)
-            check_block(block, self.params)
-            contextual_check_block(block, parent.height + 1, ctx, self.params)
         except BlockValidationError as exc:
             return ProcessResult.reject(block_hash, exc.reason, exc.detail)
-        entry = self._store_block(block, parent)
-        result = self._activator.activate_best_chain()
-        return result.for_block(entry, self.chain.tip is entry)
+        return parent, ctx
 
     def _store_block(self, block: StakeBlock, parent: BlockIndexEntry | None) -> BlockIndexEntry:
         """Write the raw block and its index record in one batch, then index it."""

@@ -45,6 +45,10 @@ class Connection:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_SEND_QUEUE)
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
+        #: Frames queued but not yet handed to the socket, and an event set when none are.
+        self._unsent = 0
+        self._all_sent = asyncio.Event()
+        self._all_sent.set()
         self.bytes_sent = 0
         self.bytes_received = 0
 
@@ -55,6 +59,8 @@ class Connection:
             return
         try:
             self._queue.put_nowait(frame)
+            self._unsent += 1
+            self._all_sent.clear()
         except asyncio.QueueFull:
             log.info("send queue to %s:%d full; closing", self.host, self.port)
             self.closed = True
@@ -68,10 +74,18 @@ class Connection:
                     break
                 await self.ws.send_bytes(frame)
                 self.bytes_sent += len(frame)
+                self._unsent -= 1
+                if self._unsent == 0:
+                    self._all_sent.set()
         except (ConnectionError, RuntimeError, aiohttp.ClientError):
             pass
         finally:
             self.closed = True
+            self._all_sent.set()
+
+    async def wait_sent(self) -> None:
+        """Until every queued frame went to the socket (or the connection closed)."""
+        await self._all_sent.wait()
 
     async def run(self, on_frame: Callable[[bytes], Awaitable[bool]],
                   on_oversized: Callable[[], Awaitable[None]]) -> None:

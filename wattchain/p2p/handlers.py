@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from wattchain.core.hashes import sha256d
-from wattchain.core.header import UNSIGNED_HEADER_SIZE
 from wattchain.core.tx import Transaction
+from wattchain.node.activation import ProcessResult
 from wattchain.node.policy import MempoolRejectError
 from wattchain.p2p.messages import (INV_BLOCK, INV_TX, MAX_ADDR, MAX_HEADERS, Addr, BlockMsg,
                                     GetAddr, GetData, GetHeaders, Headers, Inv, Message,
                                     NotFound, SendHeaders, TxMsg)
 from wattchain.p2p.peer import Peer
 from wattchain.p2p.peers import BoundedSet
+from wattchain.p2p.relay import BlockRelay, header_of
 from wattchain.p2p.sync import BENIGN_REJECTS, MAX_TREE_HEADERS, ZERO_HASH, ReceivedBlock
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -40,14 +40,6 @@ ADDR_RELAY_BATCH = 10
 DOWNLOAD_WINDOW = 1024
 
 
-def block_hash_of(raw: bytes) -> bytes | None:
-    """The block id from raw block bytes without decoding the block (it is SHA256d of the
-    unsigned header, the first UNSIGNED_HEADER_SIZE bytes)."""
-    if len(raw) < UNSIGNED_HEADER_SIZE:
-        return None
-    return sha256d(raw[:UNSIGNED_HEADER_SIZE])
-
-
 class MessageHandler:
     """Dispatch for delivered messages of one node."""
 
@@ -58,14 +50,7 @@ class MessageHandler:
         self.tx_in_flight: dict[bytes, int] = {}
         self._scheduling = False
         self._reschedule = False
-        #: Header download paused because the header tree is full (resumed as blocks drain it).
-        self.headers_paused = False
-
-    @property
-    def side_block_budget(self) -> int:
-        """Side-chain blocks a peer may make us store since its last tip-making block: a real
-        reorg needs at most the reorg window, so twice that is generous."""
-        return 2 * self.node.params.max_reorg_depth + 16
+        self.relay = BlockRelay(node)
 
     async def handle(self, peer: Peer, msg: Message) -> None:
         if isinstance(msg, GetData):
@@ -229,7 +214,7 @@ class MessageHandler:
             return
         for header in msg.headers:
             peer.known_blocks.add(header.hash)
-        outcome = await self.node.run(self.node.sync.add_headers, msg.headers)
+        outcome = await self.node.run(self.node.sync.add_headers, msg.headers, peer.id)
         if outcome.invalid is not None:
             reason, detail = outcome.invalid
             self.node.misbehave(peer, SCORE_INVALID, f"invalid header: {reason} {detail}")
@@ -239,37 +224,71 @@ class MessageHandler:
             await self.send_getheaders(peer)
             return
         if outcome.full:
-            self.headers_paused = True
+            # This peer's share of the header tree (or the tree) is full: ask it for more
+            # only once blocks have drained its headers (see _resume_headers).
+            peer.headers_paused = True
         elif len(msg.headers) == MAX_HEADERS:
             peer.send(GetHeaders((msg.headers[-1].hash,), ZERO_HASH))
         await self.schedule_downloads()
 
     async def _on_block(self, peer: Peer, msg: BlockMsg) -> None:
         node = self.node
-        block_hash = block_hash_of(msg.raw)
-        if block_hash is None:
+        header = header_of(msg.raw)
+        if header is None:
             node.misbehave(peer, SCORE_INVALID, "truncated block")
             return
+        block_hash = header.hash
         peer.known_blocks.add(block_hash)
-        if not node.downloads.is_requested_from(block_hash, peer.id):
-            # Core processes an unsolicited block only if it would extend our tip; anything
-            # else is unrequested data.
-            prev = msg.raw[4:36]
-            if prev != node.tip_hash:
-                node.misbehave(peer, SCORE_UNREQUESTED_BLOCK, "unrequested block")
-                return
+        requested = node.downloads.is_requested_from(block_hash, peer.id)
         if node.downloads.done(block_hash) == peer.id:
             peer.blocks_received += 1
+        relay = self.relay
+        early = False
+        if not requested:
+            if relay.is_known(block_hash):
+                return   # another copy of a block pushed to us by several peers at once
+            if header.prev_hash != node.tip_hash and not relay.is_known(header.prev_hash):
+                # Core processes an unsolicited block only if it builds on a block we have
+                # just seen (our tip, or a sibling race); anything else is unrequested data.
+                node.misbehave(peer, SCORE_UNREQUESTED_BLOCK, "unrequested block")
+                return
+            if block_hash in relay.failed:
+                # An id whose pushed copy failed: maybe a relayer broke the body of a genuine
+                # block. Treat this as a header announcement, so the block is fetched by
+                # getdata (a requested block failing again costs its sender the usual score).
+                await self._on_headers(peer, Headers((header,)))
+                return
+            refused = relay.refuse_push(header)
+            if refused is not None:
+                log.info("dropping block %s from peer %d: %s", header.hash_hex, peer.id, refused)
+                return
+            rejected = await relay.precheck_and_push(header, peer, raw=msg.raw)
+            if rejected is not None:
+                # Failing the precheck is the sender's fault: it must precheck before relaying.
+                self._score_block(peer, rejected, relayed=True)
+                return
+            early = True
         received: ReceivedBlock = await node.run(node.sync.receive_block, msg.raw, peer.id)
         if received.undecodable is not None:
-            node.misbehave(peer, SCORE_INVALID, f"undecodable block: {received.undecodable}")
+            if early:   # only its header was checked before relaying: not the relayer's fault
+                relay.body_failed(block_hash)
+                log.info("block %s relayed early by peer %d does not decode; the relayer is "
+                         "not punished", header.hash_hex, peer.id)
+            else:
+                node.misbehave(peer, SCORE_INVALID,
+                               f"undecodable block: {received.undecodable}")
             return
-        if self.headers_paused and received.tree_size < MAX_TREE_HEADERS // 2:
-            self.headers_paused = False
-            await self.send_getheaders(peer)
+        await self._resume_headers(received)
         for outcome in received.outcomes:
             source = node.peers.get(outcome.peer)
             result = outcome.result
+            if early and outcome.block_hash == block_hash and not result.accepted \
+                    and result.reason not in BENIGN_REJECTS:
+                # Prechecked, then failed in full: the sender may only have relayed it.
+                relay.body_failed(block_hash)
+                log.info("block %s relayed early by peer %d failed validation (%s); the "
+                         "relayer is not punished", header.hash_hex, peer.id, result.reason)
+                continue
             if source is None:
                 continue
             if result.accepted:
@@ -279,15 +298,35 @@ class MessageHandler:
                     on_chain = await node.run(node.sync.is_on_active_chain, outcome.block_hash)
                     if not on_chain:
                         source.side_blocks += 1
-                        if source.side_blocks > self.side_block_budget:
+                        if source.side_blocks > node.side_block_budget:
                             node.misbehave(source, SCORE_INVALID,
                                            "too many side-chain blocks")
-            elif result.reason == "duplicate-invalid":
-                node.misbehave(source, SCORE_DUPLICATE_INVALID, "known-invalid block")
-            elif result.reason not in BENIGN_REJECTS:
-                node.misbehave(source, SCORE_INVALID,
-                               f"invalid block: {result.reason} {result.detail}")
+            else:
+                self._score_block(source, result, relayed=False)
         await self.schedule_downloads()
+
+    async def _resume_headers(self, received: ReceivedBlock) -> None:
+        """Peers paused at their header share (or a full tree) get a getheaders again once
+        stored blocks drained their headers to half the share."""
+        sync = self.node.sync
+        if received.tree_size >= MAX_TREE_HEADERS // 2:
+            return
+        for other in list(self.node.peers.values()):
+            if other.headers_paused and other.is_ready \
+                    and received.owned.get(other.id, 0) < sync.header_share // 2:
+                other.headers_paused = False
+                await self.send_getheaders(other)
+
+    def _score_block(self, peer: Peer, result: ProcessResult, *, relayed: bool) -> None:
+        """Score the sender of a refused block (Core's MaybePunishNodeForBlock)."""
+        if result.reason in BENIGN_REJECTS:
+            return
+        if result.reason == "duplicate-invalid":
+            if not relayed:   # a pushed copy may race our own finding that it is invalid
+                self.node.misbehave(peer, SCORE_DUPLICATE_INVALID, "known-invalid block")
+            return
+        self.node.misbehave(peer, SCORE_INVALID,
+                            f"invalid block: {result.reason} {result.detail}")
 
     async def schedule_downloads(self) -> None:
         """Spread missing blocks of the best header chain over peers that have them."""

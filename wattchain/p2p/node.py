@@ -8,7 +8,8 @@ arrive on that thread and are handed to the loop with ``call_soon_threadsafe``.
 
 Public API (issue 7's daemon/RPC calls these): ``start``/``stop``, ``connect``/``disconnect``,
 ``submit_transaction``, ``submit_block``, ``peer_info``, ``connection_count``, ``ban``/
-``is_banned``, and awaitables for tests (``wait_for_tip``, ``wait_for_tx``, ``wait_until``).
+``is_banned``, and awaitables for tests (``wait_for_tip``, ``wait_for_tx``, ``wait_until``,
+``wait_for_block``: the block passed its precheck and was relayed, or connected).
 
 What the messages do lives in :mod:`.handlers`; this module owns connections and lifecycle.
 """
@@ -43,7 +44,7 @@ from wattchain.p2p.peer import Peer
 from wattchain.p2p.peers import DEFAULT_BAN_SECONDS
 from wattchain.p2p.protocol import (Close, Deliver, LocalInfo, Misbehaved, PeerProtocol,
                                     PongReceived, Ready)
-from wattchain.p2p.sync import ChainSync, DownloadTracker
+from wattchain.p2p.sync import DEFAULT_HEADER_SHARE, ChainSync, DownloadTracker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,7 +97,15 @@ class P2PNode:
                  max_inbound: int = 32, discover: bool = True, block_timeout: float = 10.0,
                  ban_seconds: float = DEFAULT_BAN_SECONDS, tick_seconds: float = TICK_SECONDS,
                  ping_interval: float = PING_INTERVAL,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT,
+                 side_block_budget: int | None = None,
+                 header_share: int = DEFAULT_HEADER_SHARE) -> None:
+        """``handshake_timeout``: seconds a socket may take to complete version/verack (a
+        silent one must not hold a slot). ``side_block_budget``: side-chain blocks a peer may
+        make us store since its last tip-making block (default: twice the reorg window plus
+        16, generous since a real reorg needs at most the window). ``header_share``: headers
+        one peer may hold in the header tree before we stop asking it for more."""
         self.chainstate = chainstate
         self.mempool = mempool
         self.params = params
@@ -109,11 +118,14 @@ class P2PNode:
         self.ban_seconds = ban_seconds
         self.tick_seconds = tick_seconds
         self.ping_interval = ping_interval
+        self.handshake_timeout = handshake_timeout
+        self.side_block_budget = (2 * params.max_reorg_depth + 16 if side_block_budget is None
+                                  else side_block_budget)
         self.rng = rng or random.Random()
         self.nonce = self.rng.getrandbits(64)
         self.max_frame = max_frame_size(params)
         self.addrbook = AddressBook(Path(datadir) / FILE_NAME if datadir else None, self.rng)
-        self.sync = ChainSync(chainstate, clock)
+        self.sync = ChainSync(chainstate, clock, header_share=header_share)
         self.downloads = DownloadTracker(timeout=block_timeout)
         self.handler = MessageHandler(self)
         self.peers: dict[int, Peer] = {}
@@ -130,6 +142,8 @@ class P2PNode:
         self._tip_height = 0
         self._mempool_version = 0
         self._stopping = False
+        #: Maintenance ticks done (tests await a number of ticks instead of sleeping).
+        self.ticks = 0
         #: host -> the misbehaviour reasons that got it banned (this run; for listbanned/logs).
         self.ban_reasons: dict[str, list[str]] = {}
 
@@ -263,7 +277,7 @@ class P2PNode:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.spawn(self._run_peer(conn, outbound=True, dial_addr=key, ready=ready))
         try:
-            peer_id = await asyncio.wait_for(asyncio.shield(ready), HANDSHAKE_TIMEOUT)
+            peer_id = await asyncio.wait_for(asyncio.shield(ready), self.handshake_timeout)
         except (asyncio.TimeoutError, P2PError) as exc:
             # A refused handshake (wrong network, ourselves) backs off like a failed dial.
             if info is not None:
@@ -302,9 +316,18 @@ class P2PNode:
                                              f"before the handshake"))
                 ready.exception()  # mark retrieved; the dialler re-raises its own error
             lost = self.downloads.drop_peer(peer_id)
-            if lost and not self._stopping:
-                self.spawn(self.handler.schedule_downloads())
+            if not self._stopping:
+                self.spawn(self._forget_peer_headers(peer_id))
+                if lost:
+                    self.spawn(self.handler.schedule_downloads())
             self.notify()
+
+    async def _forget_peer_headers(self, peer_id: int) -> None:
+        """Drop a departed peer's unbacked headers; re-learn any that others also have."""
+        if await self.run(self.sync.drop_peer, peer_id):
+            for peer in list(self.peers.values()):
+                if peer.is_ready:
+                    await self.handler.send_getheaders(peer)
 
     async def _on_oversized(self, peer: Peer) -> None:
         self.misbehave(peer, 100, "oversized frame")
@@ -363,6 +386,8 @@ class P2PNode:
                 raise
             except Exception:  # noqa: BLE001 - the maintenance loop must survive
                 log.exception("p2p maintenance failed")
+            self.ticks += 1
+            self.notify()
 
     async def _tick(self) -> None:
         loop_now = asyncio.get_running_loop().time()
@@ -370,7 +395,7 @@ class P2PNode:
             await self.handler.schedule_downloads()
         for peer in list(self.peers.values()):
             if not peer.is_ready:
-                if loop_now - peer.opened > HANDSHAKE_TIMEOUT:
+                if loop_now - peer.opened > self.handshake_timeout:
                     await peer.conn.close()   # a silent socket must not hold a slot
                 continue
             since = peer.proto.ping_outstanding_since
@@ -384,11 +409,18 @@ class P2PNode:
             info = self.addrbook.get(*key)
             if info is None or info.backoff.ready(loop_now) and not self.is_banned(key[0]):
                 self.spawn(self._try_dial(*key))
-        if self.discover and self.outbound_count() < self.max_outbound:
+        free = self.max_outbound - self._outbound_in_use()
+        if self.discover and free > 0:
             own = {(self.host, self.port)}
             for info in self.addrbook.candidates(loop_now, self.clock(),
-                                                 connected | own)[:2]:
+                                                 connected | own)[:min(2, free)]:
                 self.spawn(self._try_dial(info.host, info.port))
+
+    def _outbound_in_use(self) -> int:
+        """Outbound connections plus dials still opening their socket (those are not peers
+        yet): counting only peers would let one tick start more dials than slots are free."""
+        dialled = {p.dial_addr for p in self.peers.values() if p.outbound}
+        return self.outbound_count() + sum(1 for key in self._dialling if key not in dialled)
 
     async def _try_dial(self, host: str, port: int) -> None:
         try:
@@ -400,6 +432,7 @@ class P2PNode:
     def _on_tip_changed(self, tip_hash: bytes, height: int,
                         connected: list[tuple[bytes, Any]], reorg: bool) -> None:
         self._tip_hash, self._tip_height = tip_hash, height
+        self.handler.relay.connected([h for h, _ in connected])
         self._mempool_version += 1
         self.announce_blocks(connected)
         if reorg and not self._stopping:
@@ -453,7 +486,13 @@ class P2PNode:
         return result
 
     async def submit_block(self, block: StakeBlock) -> ProcessResult:
-        """Process a locally made block; peers hear of it when it becomes the tip."""
+        """Process a locally made block. Once its header, stake and signature pass it is
+        pushed to peers (early relay, :mod:`.relay`), before its full validation here."""
+        if not self.handler.relay.is_known(block.hash):
+            rejected = await self.handler.relay.precheck_and_push(block.header, None,
+                                                                  block=block)
+            if rejected is not None and rejected.reason != "prev-blk-not-found":
+                return rejected   # process_block would refuse it for the same reason
         received = await self.run(self.sync.receive, block, 0)
         for outcome in received.outcomes:
             if outcome.block_hash == block.hash:
@@ -480,6 +519,10 @@ class P2PNode:
 
     async def wait_for_tip(self, block_hash: bytes) -> None:
         await self.wait_until(lambda: self._tip_hash == block_hash)
+
+    async def wait_for_block(self, block_hash: bytes) -> None:
+        """Until the block passed the precheck (and was relayed) or connected here."""
+        await self.wait_until(lambda: self.handler.relay.is_known(block_hash))
 
     async def wait_for_tx(self, txid: bytes) -> None:
         while True:

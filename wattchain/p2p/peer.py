@@ -45,6 +45,8 @@ class Peer:
     side_blocks: int = 0
     #: Blocks this peer delivered that we had asked for (parallel-download evidence).
     blocks_received: int = 0
+    #: We stopped asking it for headers: its share of the header tree is used up.
+    headers_paused: bool = False
     sent_getaddr: bool = False
     answered_getaddr: bool = False
     ready: asyncio.Future[None] | None = None
@@ -63,6 +65,11 @@ class Peer:
     def send(self, msg: Message) -> None:
         if self.is_ready:
             self.conn.send(encode(msg))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send an already encoded frame (one large message encoded once for many peers)."""
+        if self.is_ready:
+            self.conn.send(frame)
 
     def listen_addr(self) -> tuple[str, int] | None:
         if self.dial_addr is not None:

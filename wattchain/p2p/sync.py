@@ -32,6 +32,9 @@ from wattchain.p2p.messages import MAX_HEADERS
 
 #: Bound on headers held ahead of stored blocks (memory a peer can make us spend).
 MAX_TREE_HEADERS = 100_000
+#: Headers one peer may hold in the tree (introduced by it, not yet backed by a stored block):
+#: an eighth of the tree, so a single peer cannot fill it and starve honest peers' headers.
+DEFAULT_HEADER_SHARE = MAX_TREE_HEADERS // 8
 #: Bound on received blocks waiting for their parent.
 MAX_BUFFERED_BLOCKS = 1024
 ZERO_HASH = bytes(32)
@@ -46,6 +49,8 @@ class HeaderNode:
     hash: bytes
     height: int
     chain_work: int
+    #: The peer that first sent this header (its share of the tree is charged for it).
+    peer: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ class HeadersOutcome:
     invalid: tuple[str, str] | None = None
     #: Height of the last header of the message we know of (the peer has at least this).
     last_height: int = -1
-    #: The header tree is at MAX_TREE_HEADERS: stop asking for more until blocks drain it.
+    #: The header tree is at MAX_TREE_HEADERS, or the sender used up its share of it: stop
+    #: asking the sender for more until blocks drain it.
     full: bool = False
 
 
@@ -81,13 +87,19 @@ class ReceivedBlock:
     buffered: bool = False
     #: Headers still ahead of stored blocks after this block.
     tree_size: int = 0
+    #: Headers each peer still holds in the tree after this block (peer id -> count).
+    owned: dict[int, int] = field(default_factory=dict)
 
 
 class ChainSync:
     """Header tree + block feed. Chainstate-thread only."""
 
-    def __init__(self, chainstate: Chainstate, now: Callable[[], float]) -> None:
+    def __init__(self, chainstate: Chainstate, now: Callable[[], float], *,
+                 header_share: int = DEFAULT_HEADER_SHARE) -> None:
         self.cs = chainstate
+        self.header_share = header_share
+        #: peer id -> headers it introduced that are still in the tree.
+        self._owned: dict[int, int] = {}
         self.params = chainstate.params
         self._now = now
         self.tree: dict[bytes, HeaderNode] = {}
@@ -153,7 +165,12 @@ class ChainSync:
         return self.cs.store.get(schema.block_key(block_hash))
 
     # ------------------------------------------------------------------ headers
-    def add_headers(self, headers: Sequence[StakeBlockHeader]) -> HeadersOutcome:
+    def header_count(self, peer: int) -> int:
+        """Headers ``peer`` introduced that no stored block backs yet."""
+        return self._owned.get(peer, 0)
+
+    def add_headers(self, headers: Sequence[StakeBlockHeader], peer: int = 0) -> HeadersOutcome:
+        """Add a ``headers`` message's headers from ``peer`` (0: local) to the tree."""
         new = 0
         last_height = -1
         now = int(self._now())
@@ -186,11 +203,12 @@ class ChainSync:
                         raise BlockValidationError("bad-blk-not-pos", "no staked output")
             except BlockValidationError as exc:
                 return HeadersOutcome(new, invalid=(exc.reason, exc.detail))
-            if len(self.tree) >= MAX_TREE_HEADERS:
+            if len(self.tree) >= MAX_TREE_HEADERS or self.header_count(peer) >= self.header_share:
                 return HeadersOutcome(new, last_height=last_height, full=True)
             node = HeaderNode(header, block_hash, parent.height + 1,
-                              parent.chain_work + block_proof(header.bits))
+                              parent.chain_work + block_proof(header.bits), peer)
             self.tree[block_hash] = node
+            self._owned[peer] = self.header_count(peer) + 1
             new += 1
             last_height = node.height
             if self._best is None or node.chain_work > self._best.chain_work:
@@ -243,7 +261,45 @@ class ChainSync:
             self._n_waiting -= len(children)
             queue.extend(children.values())
         out.tree_size = len(self.tree)
+        out.owned = dict(self._owned)
         return out
+
+    def _pop(self, block_hash: bytes) -> HeaderNode | None:
+        """Remove one header from the tree, releasing its peer's share."""
+        node = self.tree.pop(block_hash, None)
+        if node is not None:
+            left = self._owned.get(node.peer, 0) - 1
+            if left > 0:
+                self._owned[node.peer] = left
+            else:
+                self._owned.pop(node.peer, None)
+        return node
+
+    def _prune(self, doomed: set[bytes]) -> None:
+        """Remove ``doomed`` headers and every header built on them; fix the best header."""
+        for h in list(doomed):
+            self._pop(h)
+        changed = True
+        while changed:
+            changed = False
+            for h, node in list(self.tree.items()):
+                if node.header.prev_hash in doomed:
+                    doomed.add(h)
+                    self._pop(h)
+                    changed = True
+        if self._best is not None and self._best.hash not in self.tree:
+            self._best = max(self.tree.values(), key=lambda n: n.chain_work, default=None)
+
+    def drop_peer(self, peer: int) -> int:
+        """A peer left: its headers not yet backed by blocks (and headers built on them) leave
+        the tree, so reconnecting cannot stack shares. Returns how many were removed; the
+        caller asks the remaining peers for headers again if any were."""
+        doomed = {h for h, node in self.tree.items() if node.peer == peer}
+        if not doomed:
+            return 0
+        before = len(self.tree)
+        self._prune(doomed)
+        return before - len(self.tree)
 
     def _forget(self, block_hash: bytes, result: ProcessResult) -> None:
         """A block reached the chainstate: its header leaves the tree (the index has it). If
@@ -251,22 +307,9 @@ class ChainSync:
         so we never download descendants of an invalid block."""
         if result.accepted or result.reason in BENIGN_REJECTS:
             if self.cs.get_entry(block_hash) is not None:
-                self.tree.pop(block_hash, None)
+                self._pop(block_hash)
             return
-        self.tree.pop(block_hash, None)
-        doomed = {block_hash}
-        changed = True
-        while changed:
-            changed = False
-            for h, node in list(self.tree.items()):
-                if node.header.prev_hash in doomed:
-                    doomed.add(h)
-                    del self.tree[h]
-                    changed = True
-        if self._best is not None and self._best.hash in doomed | {block_hash}:
-            self._best = max(self.tree.values(), key=lambda n: n.chain_work, default=None)
-        elif self._best is not None and self._best.hash not in self.tree:
-            self._best = max(self.tree.values(), key=lambda n: n.chain_work, default=None)
+        self._prune({block_hash})
 
     def is_on_active_chain(self, block_hash: bytes) -> bool:
         entry = self.cs.get_entry(block_hash)
