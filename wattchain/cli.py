@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     testnet = sub.add_parser("testnet", help="a local multi-node regtest network")
     add_testnet_arguments(testnet)
     testnet.set_defaults(func=lambda args, _params: testnet_main(args))
+
+    from wattchain.channels.demo import add_demo_parser  # the demo pulls in aiohttp/channels
+    add_demo_parser(sub)
     return parser
 
 

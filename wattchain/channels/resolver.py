@@ -1,0 +1,159 @@
+"""Resolving a unilateral close on chain (BOLT 5): sweep what is ours when it becomes ours.
+
+A chain listener beside the breach watcher. When a commitment transaction of one of our
+channels confirms:
+
+* **ours** (we force-closed): our to_local is CSV-delayed — the sweep is broadcast as soon as
+  the next block can include it (``to_self_delay`` confirmations; BIP68 would reject it
+  earlier). Offered HTLCs go out through their pre-signed HTLC-timeout tx once their CLTV
+  expiry is reached; received HTLCs whose preimage we know through the HTLC-success tx at
+  once. Each second-stage output is CSV-delayed like to_local and swept the same way.
+* **the counterparty's current one**: our to_remote output pays our payment basepoint key
+  directly; it is swept at once.
+
+(A *revoked* commitment is the breach watcher's job: ``watcher.py``.) Everything broadcast is
+recorded in ``broadcasts`` so callers can follow the resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wattchain.channels import commitment as bolt3
+from wattchain.channels import onchain
+from wattchain.channels.errors import ChannelError
+from wattchain.channels.htlclog import LOCAL, REMOTE
+from wattchain.channels.keys import derive_privkey
+from wattchain.channels.state import Channel, Phase
+from wattchain.core.tx import Transaction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wattchain.channels.node import ChannelNode
+    from wattchain.core.header import StakeBlock
+    from wattchain.node.block_index import BlockIndexEntry
+
+log = logging.getLogger(__name__)
+
+SWEEP_FEE_SAT = 1_000
+
+
+@dataclass
+class _Pending:
+    """A CSV-delayed output to sweep once ``ready_height`` can include the sweep."""
+
+    ready_height: int
+    build: object  # () -> Transaction
+    label: str
+
+
+@dataclass
+class _OurClose:
+    chan: Channel
+    commitment: bolt3.CommitmentTx
+    height: int
+    htlc_txs: list[tuple[bolt3.HtlcTx, bytes]] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
+
+
+class UnilateralResolver:
+    """Chain listener sweeping our outputs of confirmed unilateral closes."""
+
+    def __init__(self, node: "ChannelNode", sweep_script: bytes | None = None) -> None:
+        self.node = node
+        self.sweep_script = sweep_script or node.default_close_script()
+        self.broadcasts: list[tuple[str, Transaction]] = []
+        self._ours: dict[bytes, _OurClose] = {}
+        self._delayed: list[_Pending] = []
+        #: Second-stage HTLC txs broadcast, by txid: their sweep waits for them to confirm.
+        self._awaiting: dict[bytes, tuple[int, object, str]] = {}
+
+    def _broadcast(self, label: str, tx: Transaction) -> None:
+        self.broadcasts.append((label, tx))
+        self.node.broadcaster.broadcast(tx)
+
+    # ------------------------------------------------------------------ listener
+    def block_connected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
+        funding = {(c.funding_txid, c.funding_index): c for c in self.node.channels.values()}
+        for tx in block.transactions:
+            waiting = self._awaiting.pop(tx.txid, None)
+            if waiting is not None:
+                delay, build, label = waiting
+                self._delayed.append(_Pending(entry.height + delay, build, label))
+            for txin in tx.inputs:
+                chan = funding.get((txin.prevout.txid, txin.prevout.index))
+                if chan is not None:
+                    self._funding_spent(chan, tx, entry.height)
+        self._progress(entry.height)
+
+    def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
+        pass
+
+    def tip_changed(self, tip: "BlockIndexEntry") -> None:
+        pass
+
+    # ------------------------------------------------------------------ recognising
+    def _funding_spent(self, chan: Channel, tx: Transaction, height: int) -> None:
+        txs = chan.txs
+        try:
+            ours = txs.commitment(LOCAL, chan.log.latest[LOCAL])
+            if tx.txid == ours.txid:
+                chan.phase = Phase.CLOSING
+                self.node.save(chan)
+                htlc_txs = list(zip(bolt3.build_htlc_txs(ours), chan.local_htlc_sigs))
+                self._ours[chan.channel_id] = _OurClose(chan, ours, height, htlc_txs)
+                return
+            for ctn in {chan.log.oldest_unrevoked[REMOTE], chan.log.latest[REMOTE]}:
+                theirs = txs.commitment(REMOTE, ctn)
+                if tx.txid == theirs.txid:
+                    chan.phase = Phase.CLOSING
+                    self.node.save(chan)
+                    if theirs.output_of(bolt3.OutputKind.TO_REMOTE) is not None:
+                        self._broadcast("to_remote", onchain.sweep_to_remote(
+                            theirs, chan.secrets.payment_base, self.sweep_script,
+                            SWEEP_FEE_SAT))
+                    return
+        except ChannelError as exc:
+            log.error("cannot resolve close of channel %s: %s", chan.channel_id.hex()[:16], exc)
+
+    # ------------------------------------------------------------------ sweeping
+    def _progress(self, height: int) -> None:
+        """Broadcast everything the next block (``height + 1``) may include."""
+        nxt = height + 1
+        for close in self._ours.values():
+            self._progress_ours(close, nxt)
+        ready = [p for p in self._delayed if p.ready_height <= nxt]
+        self._delayed = [p for p in self._delayed if p.ready_height > nxt]
+        for p in ready:
+            self._broadcast(p.label, p.build())  # type: ignore[operator]
+
+    def _progress_ours(self, close: _OurClose, nxt: int) -> None:
+        chan, c = close.chan, close.commitment
+        delay = c.keys.to_self_delay
+        delayed_key = derive_privkey(chan.secrets.delayed_base, c.keys.per_commitment_point)
+        if "to_local" not in close.done and c.output_of(bolt3.OutputKind.TO_LOCAL) is not None:
+            if nxt >= close.height + delay:
+                close.done.add("to_local")
+                self._broadcast("to_local", onchain.sweep_to_local(
+                    c, delayed_key, self.sweep_script, SWEEP_FEE_SAT))
+        htlc_key = derive_privkey(chan.secrets.htlc_base, c.keys.per_commitment_point)
+        for htlc_tx, remote_sig in close.htlc_txs:
+            label = f"htlc-{htlc_tx.htlc.direction.value}-{htlc_tx.htlc.id}"
+            if label in close.done:
+                continue
+            local_sig = bolt3.sign_htlc_tx(htlc_tx, htlc_key, as_counterparty=False)
+            if htlc_tx.success:
+                preimage = self.node.store.preimage(htlc_tx.htlc.payment_hash)
+                if preimage is None:
+                    continue
+                signed = bolt3.signed_htlc_success_tx(htlc_tx, remote_sig, local_sig, preimage)
+            else:
+                if nxt <= htlc_tx.htlc.cltv_expiry:  # nLockTime must be below the height
+                    continue
+                signed = bolt3.signed_htlc_timeout_tx(htlc_tx, remote_sig, local_sig)
+            close.done.add(label)
+            self._broadcast(label, signed)
+            self._awaiting[signed.txid] = (
+                delay, lambda h=htlc_tx, s=signed: onchain.sweep_htlc_tx_output(
+                    h, s, delayed_key, self.sweep_script, SWEEP_FEE_SAT), label + "-sweep")
