@@ -1,7 +1,21 @@
-import json, sys, time
-sys.path.insert(0, "/work/main/tests/contracts")
-from contract_harness import Harness, make_user
-from wattchain.contracts.state import ContractState, MemoryStore
+"""Contract state and execution benchmark: prints one JSON object.
+
+Sparse-Merkle-tree commit time for 10,000 new keys and for 1/10/100/1,000 changed keys (the
+state root must cost time proportional to what a block changed, issue 8), and the execution of a
+block of 200 TSL transfers through the runtime, with the gas one transfer uses. Uses the
+contract test harness (tests/contracts/contract_harness.py) to build signed transactions.
+
+    python bench/contracts_bench.py
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "contracts"))
+from contract_harness import Harness, make_user  # noqa: E402
+from wattchain.contracts.state import ContractState, MemoryStore  # noqa: E402
 
 out = {}
 state = ContractState(MemoryStore(), MemoryStore())
