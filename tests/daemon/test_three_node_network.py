@@ -124,6 +124,12 @@ async def _scenario(tmp_path: Path) -> None:
             supply = Decimal(str((await carol("gettxoutsetinfo"))["total_amount"]))
             wallets = sum([_total(await rpc("getbalances")) for rpc in (alice, bob, carol)],
                           Decimal(0))
+            if wallets != supply:  # diagnostics, shown by pytest on failure
+                for rpc in (alice, bob, carol):
+                    print("BAL", await rpc("getbalances"))
+                    print("UNSPENT", [(u["txid"][:8], u["vout"], u["amount"], u["confirmations"])
+                                      for u in await rpc("listunspent", 0)])
+                print("TXID", txid)
             assert wallets == supply
             assert supply == Decimal(3 * OUTPUTS * COINS) + Decimal(4) * tip["height"]
             height = tip["height"]

@@ -42,3 +42,27 @@ def test_staker_takes_mempool_transactions_and_their_fees(tmp_path) -> None:
     assert node.chainstate.tip.hash == block.hash
     assert pool.select_for_block(params.max_block_weight, params.max_block_sigops_cost) == []
     node.close()
+
+
+def test_staker_skips_coins_a_pooled_transaction_spends(tmp_path) -> None:
+    """The user's own payment must not be conflicted by their staker staking its input."""
+    (staker_key,) = make_keys(1, seed=32)
+    params = generated_params([staker_key], outputs_per_key=2)
+    clock = FakeClock(params.genesis_time + 1)
+    node = StakerNode.open(tmp_path, params, [staker_key], clock=clock)
+    pool = Mempool(node.chainstate, clock=clock)
+    genesis = params.genesis_block.transactions[0]
+    coins = [Spendable(OutPoint(genesis.txid, i), out, 0, True, staker_key)
+             for i, out in enumerate(genesis.outputs)]
+    before = {outpoint for outpoint, _ in node.staker.stakeable_coins()}
+    assert before == {c.outpoint for c in coins}
+    payment = sign_transaction(Transaction(2, (TxIn(coins[0].outpoint, b"", 0xFFFFFFFD),),
+                                           (TxOut(coins[0].output.value - 1000,
+                                                  staker_key.script_pubkey),), 0), [coins[0]])
+    assert pool.accept(payment, now=int(clock.now)).accepted
+    node.staker.source = pool
+    assert {outpoint for outpoint, _ in node.staker.stakeable_coins()} == {coins[1].outpoint}
+    [block] = node.stake_blocks(1)
+    assert block.header.prevout_stake == coins[1].outpoint
+    assert payment in block.transactions  # the payment confirms in the staker's own block
+    node.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from wattchain.core.tx import COIN
+from wattchain.core.tx import COIN, Transaction, TxIn, TxOut
+from wattchain.node.chaingen import Spendable, sign_transaction
 from wattchain.script.address import encode_wif, script_from_address
 from wattchain.wallet.errors import InsufficientFunds, InvalidAddressOrKey, WalletError
 from wattchain.wallet.wallet import Wallet
@@ -302,3 +303,27 @@ def test_reorg_while_closed_is_undone_on_reopen(tmp_path: Path, chain: Chain) ->
     # The payment of the abandoned branch is unconfirmed again; the new branch's is confirmed.
     assert balances["trusted"] == Decimal(1) and balances["untrusted_pending"] == Decimal(2)
     reopened.close()
+
+
+def test_incoming_payment_double_spent_by_its_sender_stops_counting(tmp_path: Path,
+                                                                   chain: Chain) -> None:
+    """The sender's coin is confirmed in a rival transaction (say, their staker staked it):
+    our pending payment is conflicted, not pending forever (Core's MarkConflicted)."""
+    wallet = open_wallet(tmp_path / "w", chain)
+    wallet.attach(chain.cs)
+    address = wallet.get_new_address()
+    payment = chain.payment(_script(wallet, address), 3 * COIN)
+    assert wallet.transaction_added(payment)
+    assert wallet.get_balances()["mine"]["untrusted_pending"] == Decimal("3")
+    spent = payment.inputs[0].prevout
+    coin = chain.cs.get_coin(spent)
+    owner = next(k for k in chain.keys if k.script_pubkey == coin.output.script_pubkey)
+    rival = sign_transaction(
+        Transaction(2, (TxIn(spent, b"", 0xFFFFFFFE),),
+                    (TxOut(coin.output.value - 20_000, owner.script_pubkey),), 0),
+        [Spendable(spent, coin.output, coin.height, coin.is_coinbase, owner)])
+    chain.mine([rival])
+    balances = wallet.get_balances()["mine"]
+    assert balances["untrusted_pending"] == 0 and balances["trusted"] == 0
+    assert wallet.list_unspent(0) == []
+    wallet.close()

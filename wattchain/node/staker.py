@@ -180,12 +180,19 @@ class Staker:
         return (coin.output.value > 0 and self._spendable(coin, height)
                 and self.params.stake_deep_enough(coin.height, height))
 
+    def _spent_in_mempool(self, outpoint: OutPoint) -> bool:
+        spender_of = getattr(self.source, "spender_of", None)
+        return spender_of is not None and spender_of(outpoint) is not None
+
     def stakeable_coins(self) -> list[tuple[OutPoint, Coin]]:
         """Coins that may stake the child of the tip, in a fixed (outpoint) order."""
         self._refresh()
         height = self.chainstate.tip_entry.height + 1
+        # Never stake a coin a pooled transaction spends (Qtum's AvailableCoinsForStaking
+        # skips wallet-spent coins): the block would confirm the coinstake and silently
+        # conflict the payment the user just made.
         coins = [(outpoint, coin) for outpoint, coin in self._coins.items()
-                 if self._stakeable(coin, height)]
+                 if self._stakeable(coin, height) and not self._spent_in_mempool(outpoint)]
         coins.sort(key=lambda item: (item[0].txid, item[0].index))
         return coins
 
@@ -239,7 +246,8 @@ class Staker:
         if block_key is None:
             log.warning("no block key for stake %s; skipped", stake[0])
             return None
-        spendable = [item for item in self._coins.items() if self._spendable(item[1], height)]
+        spendable = [item for item in self._coins.items() if self._spendable(item[1], height)
+                     and not self._spent_in_mempool(item[0])]
         plan = plan_coinstake(stake, spendable, self.policy)
         subsidy = params.block_subsidy(height)
         # Room left for transactions: the block without them, with the largest payout

@@ -92,10 +92,17 @@ class Ledger:
                 self.spenders.setdefault(txin.prevout, set()).add(wtx.txid)
 
     def is_relevant(self, tx: Transaction) -> bool:
+        """Pays or spends the wallet — or spends an input of a wallet transaction. The last
+        kind is recorded so that a payment to us whose sender double-spent it (say, their
+        staker staked the same coin) shows as conflicted once the rival confirms, instead of
+        counting as pending forever (Core's MarkConflicted through mapTxSpends)."""
         if any(out.script_pubkey in self.keyring.scripts for out in tx.outputs):
             return True
-        return not tx.is_coinbase() and any(self.owned_output(txin.prevout) is not None
-                                            for txin in tx.inputs)
+        if tx.is_coinbase():
+            return False
+        return any(self.owned_output(txin.prevout) is not None
+                   or any(other != tx.txid for other in self.spenders.get(txin.prevout, ()))
+                   for txin in tx.inputs)
 
     def owned_output(self, outpoint: OutPoint) -> TxOut | None:
         wtx = self.txs.get(outpoint.txid)
