@@ -61,3 +61,22 @@ def test_wallet_stakes_only_when_unlocked(tmp_path: Path) -> None:
     assert generated[-1]["amount"] * COIN == reward
     wallet.close()
     chain.close()
+
+
+def test_staker_leaves_coins_the_wallet_already_spends(tmp_path: Path) -> None:
+    """A payment built by the wallet but not yet in the mempool (the RPC's create-then-submit
+    window) must not lose its input to our own stake."""
+    chain = Chain(tmp_path)
+    wallet = Wallet.create(tmp_path / "w", chain.params, mnemonic=MNEMONIC_B, sync=False,
+                           rng=random.Random(3))
+    wallet.attach(chain.cs)
+    script = script_from_address(wallet.get_new_address(), wallet.fmt)
+    chain.mine([chain.payment(script, 40 * COIN), chain.payment(script, 30 * COIN)])
+    chain.mine()
+    staker = Staker(chain.cs, wallet.staking_keys())
+    assert len(staker.stakeable_coins()) == 2
+    # built, signed and recorded by the wallet; not submitted anywhere
+    tx = wallet.send_to_address(wallet.get_new_address(), 5 * COIN, 1000)
+    spent = {txin.prevout for txin in tx.inputs}
+    left = [outpoint for outpoint, _ in staker.stakeable_coins()]
+    assert left and not spent & set(left)

@@ -181,8 +181,13 @@ class Staker:
                 and self.params.stake_deep_enough(coin.height, height))
 
     def _spent_in_mempool(self, outpoint: OutPoint) -> bool:
+        """Spent by a pooled transaction, or by a wallet transaction the keys' owner knows of
+        (``StakingKeys.is_spent``, optional) that may not have reached the pool yet."""
         spender_of = getattr(self.source, "spender_of", None)
-        return spender_of is not None and spender_of(outpoint) is not None
+        if spender_of is not None and spender_of(outpoint) is not None:
+            return True
+        is_spent = getattr(self.keys, "is_spent", None)
+        return is_spent is not None and bool(is_spent(outpoint))
 
     def stakeable_coins(self) -> list[tuple[OutPoint, Coin]]:
         """Coins that may stake the child of the tip, in a fixed (outpoint) order."""

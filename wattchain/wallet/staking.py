@@ -14,6 +14,7 @@ from wattchain.node.coinstake import BlockKey
 from wattchain.script.sign import SigningProvider
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from wattchain.core.tx import OutPoint
     from wattchain.wallet.wallet import Wallet
 
 
@@ -41,6 +42,12 @@ class WalletStakingKeys:
             return None
         secret = wallet.keyring.private_key_for(info.pubkey)
         return BlockKey(secret, info.pubkey) if secret is not None else None
+
+    def is_spent(self, outpoint: "OutPoint") -> bool:
+        """A coin a wallet transaction (confirmed or not) already spends: the staker leaves
+        it alone, so a payment being built or broadcast is never conflicted by our own stake
+        (Qtum stakes only coins the wallet considers unspent)."""
+        return self._wallet.ledger.is_spent(outpoint)
 
     @property
     def signing_provider(self) -> SigningProvider:
