@@ -34,6 +34,9 @@ except ImportError:  # no Cython: pure-Python install
 else:
     ext_modules = cythonize(
         [Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
+                   optional=True),
+         # BIP143 midstates and digests for the block pipeline (wattchain.script.fastpaths).
+         Extension("wattchain.script._fastpaths", ["wattchain/script/_fastpaths.pyx"],
                    optional=True)],
         language_level=3,
         quiet=True,

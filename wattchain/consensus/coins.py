@@ -176,36 +176,75 @@ def _coin_usage(coin: Coin | None) -> int:
 
 
 class CoinsViewCache:
-    """A write-back overlay over ``base``; see the module docstring for the flag semantics."""
+    """A write-back overlay over ``base``; see the module docstring for the flag semantics.
+
+    Entries are keyed by the plain ``(txid, index)`` tuple rather than the :class:`OutPoint`:
+    a tuple hashes in C, while the dataclass hashes through a Python-level ``__hash__``, and a
+    full block makes several lookups per input and output on every cache layer. The
+    :class:`OutPoint` API is unchanged.
+    """
 
     def __init__(self, base: CoinsView) -> None:
         self.base = base
-        self._entries: dict[OutPoint, _Entry] = {}
+        self._entries: dict[tuple[bytes, int], _Entry] = {}
         self._usage = 0
 
     # ------------------------------------------------------------------ lookups
-    def _fetch(self, outpoint: OutPoint) -> _Entry | None:
-        entry = self._entries.get(outpoint)
-        if entry is not None:
-            return entry
-        coin = self.base.get_coin(outpoint)
+    def _coin_by_key(self, key: tuple[bytes, int]) -> Coin | None:
+        """``get_coin`` for a key (what a child cache asks, with no OutPoint to build)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._fetch_key(key)
+            if entry is None:
+                return None
+        return entry.coin
+
+    def _fetch_key(self, key: tuple[bytes, int]) -> _Entry | None:
+        """Pull a coin this layer does not hold from below (the caller missed in
+        ``_entries``); None if no layer below has it unspent.
+
+        Walks the stack of caches in a loop rather than by recursion (a block makes this
+        lookup for every input and every new output); as before, every cache layer that
+        missed keeps a clean copy of a coin found further down.
+        """
+        missed = [self]
+        layer = self.base
+        while type(layer) is CoinsViewCache:
+            entry = layer._entries.get(key)
+            if entry is not None:
+                coin = entry.coin
+                break
+            missed.append(layer)
+            layer = layer.base
+        else:
+            coin = layer.get_coin(OutPoint(*key))
         if coin is None:
             return None  # misses are not cached: the base stays the authority
-        entry = _Entry(coin, dirty=False, fresh=False)
-        self._entries[outpoint] = entry
-        self._usage += _coin_usage(coin)
+        usage = _ENTRY_OVERHEAD + len(coin.output.script_pubkey)
+        for cache in reversed(missed):
+            entry = _Entry(coin, False, False)
+            cache._entries[key] = entry
+            cache._usage += usage
         return entry
 
+    def _fetch(self, outpoint: OutPoint) -> _Entry | None:
+        key = (outpoint.txid, outpoint.index)
+        entry = self._entries.get(key)
+        return entry if entry is not None else self._fetch_key(key)
+
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        entry = self._fetch(outpoint)
-        return entry.coin if entry is not None else None
+        try:
+            key = (outpoint.txid, outpoint.index)
+        except AttributeError:  # not an outpoint at all: no coin is stored under it
+            return None
+        return self._coin_by_key(key)
 
     def have_coin(self, outpoint: OutPoint) -> bool:
         return self.get_coin(outpoint) is not None
 
     def have_coin_in_cache(self, outpoint: OutPoint) -> bool:
         """Whether this layer alone holds an unspent coin (no base lookup)."""
-        entry = self._entries.get(outpoint)
+        entry = self._entries.get((outpoint.txid, outpoint.index))
         return entry is not None and entry.coin is not None
 
     # ------------------------------------------------------------------ changes
@@ -217,49 +256,82 @@ class CoinsViewCache:
         The new entry is FRESH when no layer below can hold the coin unspent, so spending it
         before a flush never touches the base.
         """
-        entry = self._fetch(outpoint)
+        self._add_key((outpoint.txid, outpoint.index), coin, overwrite)
+
+    def _add_key(self, key: tuple[bytes, int], coin: Coin, overwrite: bool = False) -> None:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._fetch_key(key)
         if entry is None:
             # Nothing unspent anywhere below (a spent-but-unflushed marker may exist in a
             # parent cache, which is fine: the parent's flush logic handles FRESH over it).
-            self._entries[outpoint] = _Entry(coin, dirty=True, fresh=True)
-            self._usage += _coin_usage(coin)
+            self._entries[key] = _Entry(coin, dirty=True, fresh=True)
+            self._usage += _ENTRY_OVERHEAD + len(coin.output.script_pubkey)
             return
         if entry.coin is not None and not overwrite:
-            raise CoinOverwriteError(f"attempt to overwrite unspent coin {outpoint}")
+            raise CoinOverwriteError(f"attempt to overwrite unspent coin {OutPoint(*key)}")
         # Overwriting keeps the entry's FRESH flag (Core's AddFlags); re-adding over a spent
         # DIRTY entry must stay non-FRESH so the spend still reaches the parent.
         self._usage += _coin_usage(coin) - _coin_usage(entry.coin)
         entry.coin = coin
         entry.dirty = True
 
+    def add_outputs(self, txid: bytes, coins: Iterable[tuple[int, Coin]]) -> None:
+        """``add_coin`` (no overwrite) for outputs ``(index, coin)`` of transaction ``txid``,
+        without building an OutPoint per output (Core's AddCoins)."""
+        add = self._add_key
+        for index, coin in coins:
+            add((txid, index), coin)
+
     def spend_coin(self, outpoint: OutPoint) -> Coin:
         """Mark the coin spent and return it; raises :class:`CoinNotFoundError` if absent."""
-        entry = self._fetch(outpoint)
+        key = (outpoint.txid, outpoint.index)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._fetch_key(key)
         if entry is None or entry.coin is None:
             raise CoinNotFoundError(str(outpoint))
         coin = entry.coin
         if entry.fresh:
-            del self._entries[outpoint]
-            self._usage -= _coin_usage(coin)
+            del self._entries[key]
+            self._usage -= _ENTRY_OVERHEAD + len(coin.output.script_pubkey)
         else:
             entry.coin = None
             entry.dirty = True
             self._usage -= len(coin.output.script_pubkey)
         return coin
 
+    def spend_inputs(self, outpoints: Iterable[OutPoint]) -> list[Coin]:
+        """Spend every outpoint in order and return the coins (what ``connect_block`` needs:
+        one lookup per input serves the input checks, sigops, scripts and the undo data).
+
+        On a missing coin raises :class:`CoinNotFoundError` whose ``outpoint`` attribute names
+        it; the coins spent before it stay spent (callers work in a throw-away child cache).
+        """
+        spend = self.spend_coin
+        coins = []
+        for outpoint in outpoints:
+            try:
+                coins.append(spend(outpoint))
+            except CoinNotFoundError as exc:
+                exc.outpoint = outpoint  # type: ignore[attr-defined]
+                raise
+        return coins
+
     def uncache(self, outpoint: OutPoint) -> None:
         """Forget a clean (non-dirty) entry, e.g. one fetched only to validate a rejected tx."""
-        entry = self._entries.get(outpoint)
+        key = (outpoint.txid, outpoint.index)
+        entry = self._entries.get(key)
         if entry is not None and not entry.dirty:
-            del self._entries[outpoint]
+            del self._entries[key]
             self._usage -= _coin_usage(entry.coin)
 
     # ------------------------------------------------------------------ flushing
     def dirty_entries(self) -> Iterator[tuple[OutPoint, Coin | None]]:
         """Changes to write below: (outpoint, coin) to store, (outpoint, None) to delete."""
-        for outpoint, entry in self._entries.items():
+        for key, entry in self._entries.items():
             if entry.dirty:
-                yield outpoint, entry.coin
+                yield OutPoint(*key), entry.coin
 
     def dirty_count(self) -> int:
         return sum(1 for entry in self._entries.values() if entry.dirty)
@@ -269,30 +341,36 @@ class CoinsViewCache:
         parent._batch_write(self._entries)
         self.clear()
 
-    def _batch_write(self, child_entries: dict[OutPoint, _Entry]) -> None:
+    def _batch_write(self, child_entries: dict[tuple[bytes, int], _Entry]) -> None:
         entries = self._entries
-        for outpoint, child in child_entries.items():
+        usage = self._usage
+        get = entries.get
+        for key, child in child_entries.items():
             if not child.dirty:
                 continue
-            mine = entries.get(outpoint)
+            mine = get(key)
             if mine is None:
-                if child.fresh and child.coin is None:
+                coin = child.coin
+                if child.fresh and coin is None:
                     continue  # created and spent below us: nothing to record
                 # Only FRESH if the child says no layer below holds it unspent.
-                entries[outpoint] = _Entry(child.coin, dirty=True, fresh=child.fresh)
-                self._usage += _coin_usage(child.coin)
+                entries[key] = _Entry(coin, True, child.fresh)
+                usage += _ENTRY_OVERHEAD + (len(coin.output.script_pubkey)
+                                            if coin is not None else 0)
                 continue
             if child.fresh and mine.coin is not None:
+                self._usage = usage
                 raise CacheInconsistencyError(
-                    f"FRESH coin {outpoint} flushed over an unspent parent coin")
+                    f"FRESH coin {OutPoint(*key)} flushed over an unspent parent coin")
             if mine.fresh and child.coin is None:
-                del entries[outpoint]  # the grandparent never saw it
-                self._usage -= _coin_usage(mine.coin)
+                del entries[key]  # the grandparent never saw it
+                usage -= _coin_usage(mine.coin)
                 continue
             # Not safe to mark FRESH: the parent entry may be a spend not yet flushed below.
-            self._usage += _coin_usage(child.coin) - _coin_usage(mine.coin)
+            usage += _coin_usage(child.coin) - _coin_usage(mine.coin)
             mine.coin = child.coin
             mine.dirty = True
+        self._usage = usage
 
     def clear(self) -> None:
         """Drop every entry (after the caller has written ``dirty_entries()`` below)."""
@@ -302,8 +380,8 @@ class CoinsViewCache:
     def reset_dirty(self) -> None:
         """After writing ``dirty_entries()`` to the base but keeping the cache warm: drop spent
         entries, keep unspent ones as clean."""
-        for outpoint in [op for op, e in self._entries.items() if e.coin is None]:
-            del self._entries[outpoint]
+        for key in [k for k, e in self._entries.items() if e.coin is None]:
+            del self._entries[key]
             self._usage -= _ENTRY_OVERHEAD
         for entry in self._entries.values():
             entry.dirty = False

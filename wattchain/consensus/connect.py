@@ -24,13 +24,19 @@ from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import StakeCoin, check_proof_of_stake
 from wattchain.consensus.script_checks import BlockScripts, ScriptVerifier
-from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS, check_sequence_locks,
-                                           check_tx_inputs, is_coinstake, transaction_sigop_cost)
+from wattchain.consensus.tx_verify import (CONSENSUS_LOCKTIME_FLAGS,
+                                           SEQUENCE_LOCKTIME_DISABLE_FLAG, check_sequence_locks,
+                                           check_tx_input_coins, is_coinstake,
+                                           transaction_sigop_cost)
 from wattchain.core.header import StakeBlock
 from wattchain.core.serialization import ByteReader, compact_size, decode_exact
 from wattchain.core.tx import OutPoint, Transaction
 from wattchain.script.flags import CONSENSUS_FLAGS
 from wattchain.script.script import is_unspendable
+
+_OP_RETURN = 0x6A
+#: Scripts larger than this are unspendable (Core's MAX_SCRIPT_SIZE).
+MAX_SCRIPT_SIZE = 10_000
 
 #: Smallest serialized Coin: one-byte code, one-byte value, empty script.
 _MIN_COIN_SIZE = 3
@@ -80,16 +86,25 @@ class BlockUndo:
 def _add_outputs(view: CoinsViewCache, tx: Transaction, height: int, coinbase: bool,
                  coinstake: bool) -> None:
     """Core's AddCoins. Provably unspendable outputs never enter the UTXO set."""
-    txid = tx.txid
-    for index, out in enumerate(tx.outputs):
-        if is_unspendable(out.script_pubkey):
-            continue
-        try:
-            view.add_coin(OutPoint(txid, index), Coin(out, height, coinbase, coinstake))
-        except CoinOverwriteError as exc:
-            # Impossible with BIP34 heights in every coinbase, but never destroy a coin.
-            raise BlockValidationError("bad-txns-BIP30", f"tried to overwrite transaction "
-                                                         f"{tx.txid_hex}") from exc
+    try:
+        view.add_outputs(tx.txid, [
+            (index, Coin(out, height, coinbase, coinstake))
+            for index, out in enumerate(tx.outputs)
+            # is_unspendable, inline: OP_RETURN first, or over the script size limit
+            if not ((out.script_pubkey and out.script_pubkey[0] == _OP_RETURN)
+                    or len(out.script_pubkey) > MAX_SCRIPT_SIZE)])
+    except CoinOverwriteError as exc:
+        # Impossible with BIP34 heights in every coinbase, but never destroy a coin.
+        raise BlockValidationError("bad-txns-BIP30", f"tried to overwrite transaction "
+                                                     f"{tx.txid_hex}") from exc
+
+
+def _has_relative_lock(tx: Transaction) -> bool:
+    """Whether BIP68 can lock ``tx`` at all (version >= 2 and some input without the disable
+    flag); when not, its sequence locks are empty and always satisfied, so the per-input
+    heights need not be gathered."""
+    return tx.version >= 2 and any(not txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG
+                                   for txin in tx.inputs)
 
 
 def _script_checks(verifier: ScriptVerifier | None) -> BlockScripts:
@@ -121,6 +136,69 @@ def _connect_genesis(block: StakeBlock, view: CoinsViewCache, params: ChainParam
 
 
 # ------------------------------------------------------------------------------ connect
+def _connect_transactions(block: StakeBlock, cache: CoinsViewCache, height: int,
+                          ctx: ChainContext, params: ChainParams,
+                          scripts: BlockScripts | None) -> tuple[int, int, list[tuple[Coin, ...]]]:
+    """The per-transaction part of :func:`connect_block`: every input rule, the sigop limit,
+    spending the inputs and adding the outputs in ``cache``, and queueing each input's script
+    checks on ``scripts``. Returns (fees, stake reward, undo data)."""
+    txs = block.transactions
+    fees = 0
+    stake_reward = 0
+    sigops = 0
+    max_sigops = params.max_block_sigops_cost
+    max_money = params.max_money
+    tx_undo: list[tuple[Coin, ...]] = []
+    add_scripts = scripts.add if scripts is not None else None
+    spend_inputs = cache.spend_inputs
+    for position, tx in enumerate(txs):
+        coinstake = position == 1  # pos_block is established above
+        if position == 0:
+            coins: list[Coin] = []
+        else:
+            # Each spent coin is looked up once (and spent at once: this cache is private and
+            # dropped on failure); the list serves every rule below and becomes the undo data.
+            try:
+                coins = spend_inputs([txin.prevout for txin in tx.inputs])
+                fee = check_tx_input_coins(tx, coins, height, params, coinstake=coinstake)
+            except CoinNotFoundError as exc:
+                outpoint = exc.outpoint  # type: ignore[attr-defined]
+                missing = TxValidationError("bad-txns-inputs-missingorspent",
+                                            f"input {outpoint} missing or spent")
+                raise BlockValidationError(missing.reason,
+                                           f"tx {tx.txid_hex}: {missing.detail}") from missing
+            except TxValidationError as exc:
+                raise BlockValidationError(exc.reason,
+                                           f"tx {tx.txid_hex}: {exc.detail}") from exc
+            if coinstake:
+                stake_reward = -fee
+                # The kernel and signature again, now against the coin this branch's UTXO set
+                # really holds (the storage layer checked them before storing the block, from
+                # a lookup that may have walked a side branch).
+                check_proof_of_stake(block.header, ctx, stake_coin(coins[0], ctx), params)
+            else:
+                fees += fee
+                if not 0 <= fees <= max_money:
+                    raise BlockValidationError("bad-txns-accumulated-fee-outofrange",
+                                               "accumulated fee in the block out of range")
+            if _has_relative_lock(tx) and not check_sequence_locks(
+                    tx, CONSENSUS_LOCKTIME_FLAGS, [coin.height for coin in coins], ctx):
+                raise BlockValidationError("bad-txns-nonfinal",
+                                           f"contains a non-BIP68-final transaction {tx.txid_hex}")
+
+        sigops += transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
+        if sigops > max_sigops:
+            raise BlockValidationError("bad-blk-sigops", "too many sigops")
+
+        if position:
+            if add_scripts is not None:
+                add_scripts(tx, coins)
+            tx_undo.append(tuple(coins))
+        _add_outputs(cache, tx, height, position == 0, coinstake)
+
+    return fees, stake_reward, tx_undo
+
+
 def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
                   ctx: ChainContext | None, params: ChainParams,
                   script_check: bool = True, *,
@@ -145,50 +223,15 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     pos_block = len(txs) > 1 and is_coinstake(txs[1])
     if not pos_block:
         raise BlockValidationError("bad-cs-missing", "second transaction is not a coinstake")
-    fees = 0
-    stake_reward = 0
-    sigops = 0
-    tx_undo: list[tuple[Coin, ...]] = []
     scripts = _script_checks(script_verifier) if script_check else None
-    for position, tx in enumerate(txs):
-        coinbase = position == 0
-        coinstake = position == 1 and pos_block
-        coins: list[Coin] = []
-        if not coinbase:
-            try:
-                fee = check_tx_inputs(tx, cache, height, params, coinstake=coinstake)
-            except TxValidationError as exc:
-                raise BlockValidationError(exc.reason,
-                                           f"tx {tx.txid_hex}: {exc.detail}") from exc
-            coins = [cache.get_coin(txin.prevout) for txin in tx.inputs]  # type: ignore[misc]
-            if coinstake:
-                stake_reward = -fee
-                # The kernel and signature again, now against the coin this branch's UTXO set
-                # really holds (the storage layer checked them before storing the block, from
-                # a lookup that may have walked a side branch).
-                check_proof_of_stake(block.header, ctx, stake_coin(coins[0], ctx), params)
-            else:
-                fees += fee
-                if not params.money_range(fees):
-                    raise BlockValidationError("bad-txns-accumulated-fee-outofrange",
-                                               "accumulated fee in the block out of range")
-            if not check_sequence_locks(tx, CONSENSUS_LOCKTIME_FLAGS,
-                                        [coin.height for coin in coins], ctx):
-                raise BlockValidationError("bad-txns-nonfinal",
-                                           f"contains a non-BIP68-final transaction {tx.txid_hex}")
-
-        sigops += transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
-        if sigops > params.max_block_sigops_cost:
-            raise BlockValidationError("bad-blk-sigops", "too many sigops")
-
-        if not coinbase:
-            if scripts is not None:
-                scripts.add(tx, coins)
-            tx_undo.append(tuple(cache.spend_coin(txin.prevout) for txin in tx.inputs))
-        _add_outputs(cache, tx, height, coinbase, coinstake)
-
-    if scripts is not None:
-        scripts.finish()
+    try:
+        fees, stake_reward, tx_undo = _connect_transactions(block, cache, height, ctx, params,
+                                                            scripts)
+        if scripts is not None:
+            scripts.finish()
+    finally:
+        if scripts is not None:
+            scripts.close()  # restore the switch interval on failure too
     allowed = params.block_subsidy(height) + fees
     if stake_reward > allowed:
         raise BlockValidationError("bad-cs-amount",

@@ -14,6 +14,8 @@ input in block order.
 
 from __future__ import annotations
 
+import sys
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,8 +29,12 @@ from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS, ScriptFlags
 from wattchain.script.interpreter import verify_input
 from wattchain.script.sigcache import SignatureCache
-from wattchain.script.sigcore import Backend, BatchVerifier
+from wattchain.script.sigcore import MIN_CHECKS_PER_THREAD, Backend, BatchVerifier
 from wattchain.script.sighash import PrecomputedTransactionData
+
+
+#: Thread switch interval while a multi-threaded block session is open (see BlockScripts).
+WORKER_SWITCH_INTERVAL = 0.0005
 
 
 def script_failure(tx: Transaction, index: int, exc: ScriptError) -> BlockValidationError:
@@ -53,79 +59,141 @@ class ScriptCheckStats:
 class BlockScripts:
     """One block's script checks, fed transaction by transaction while the block connects.
 
-    First-round checks are sent to the verifier's threads in chunks as they accumulate, so the
-    EC work runs on other cores while the caller keeps validating the block in Python (Core's
-    check queue). :meth:`finish` waits, replays the remaining CHECKMULTISIG rounds and raises
-    for the first failing input in block order.
+    Checks are sent to the verifier's threads in chunks as they accumulate, so the EC work runs
+    on other cores while the caller keeps validating the block in Python (Core's check queue).
+    Finished chunks are collected as the block goes on: a CHECKMULTISIG walk that needs its
+    next comparison gets it queued at once, so the later rounds overlap the block too instead
+    of running one after another at the end. :meth:`finish` waits for the rest and raises for
+    the first failing input in block order.
+
+    While a multi-threaded session is open the interpreter's thread switch interval is
+    lowered (and restored by :meth:`finish` or :meth:`close`): each worker needs the GIL for a
+    moment to take a chunk and to hand back its results, and with the default 5 ms interval a
+    busy validating thread keeps the workers idle for most of that time. (Sessions opened
+    while the interval is already low leave it alone; a session never raises it.)
     """
 
     def __init__(self, verifier: "ScriptVerifier", flags: ScriptFlags) -> None:
         self._verifier = verifier
         self._flags = flags
+        self._cache = verifier.sigcache
+        # Signature hashing follows the EC backend: compiled fast paths with the compiled core.
+        self._pure = verifier.batch.backend.name != "compiled"
+        self._chunk_size = verifier.chunk_size
         self._inputs: list[tuple[Transaction, int, TxOut, PrecomputedTransactionData, Job]] = []
-        self._chunks: list[tuple[list[tuple[Job, list[bool]]], Future[list[bool]],
-                                 list[tuple[list[bool], int]]]] = []
-        self._owners: list[tuple[Job, list[bool]]] = []
+        # In submission order: (owners, future results, slots); see _queue.
+        self._chunks: deque[tuple[list[tuple[Job, list[bool], int]], Future[list[bool]],
+                                  list[tuple[list[bool], int]]]] = deque()
+        self._owners: list[tuple[Job, list[bool], int]] = []  # (job, its results, its round)
         self._slots: list[tuple[list[bool], int]] = []  # (a job's result list, index in it)
         self._pubkeys: list[bytes] = []
         self._sigs: list[bytes] = []
         self._msgs: list[bytes] = []
         self.stats = ScriptCheckStats()
+        self._saved_switch: float | None = None
+        if verifier.batch.threads > 1 and sys.getswitchinterval() > WORKER_SWITCH_INTERVAL:
+            self._saved_switch = sys.getswitchinterval()
+            sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
 
     def add(self, tx: Transaction, coins: Sequence[Coin]) -> None:
         """Queue every input of ``tx`` (``coins[i]`` is what input i spends)."""
         flags = self._flags
         stats = self.stats
-        cache = self._verifier.sigcache
         precomputed = PrecomputedTransactionData(tx)
+        inputs = self._inputs
+        queue = self._queue
+        pure = self._pure
         for index, coin in enumerate(coins):
             out = coin.output
-            job = template_job(tx, index, out, flags, precomputed)
+            job = template_job(tx, index, out, flags, precomputed, pure=pure)
             if job is None:
                 stats.interpreter_inputs += 1
                 job = recorded_job(tx, index, out, flags, precomputed)
             else:
                 stats.template_inputs += 1
-            self._inputs.append((tx, index, out, precomputed, job))
-            if job.failed:
-                continue
-            checks = job.next_checks()
-            results = [True] * len(checks)
-            self._owners.append((job, results))
-            for k, (pubkey, sig, digest) in enumerate(checks):
-                if cache is not None and cache.contains(digest, pubkey, sig):
-                    stats.cache_hits += 1
-                    continue
-                self._slots.append((results, k))
-                self._pubkeys.append(pubkey)
-                self._sigs.append(sig)
-                self._msgs.append(digest)
-            stats.checks += len(checks)
-        if len(self._pubkeys) >= self._verifier.chunk_size:
+            inputs.append((tx, index, out, precomputed, job))
+            if not job.failed:
+                queue(job, 1)
+        if len(self._pubkeys) >= self._chunk_size:
             self._submit()
+            self._collect(wait=False)
 
-    def _submit(self) -> None:
-        future = self._verifier.batch.submit(self._pubkeys, self._sigs, self._msgs)
-        self._chunks.append((self._owners, future, self._slots))
+    def _queue(self, job: Job, round_: int) -> None:
+        """Ask ``job`` for its next checks and queue those not in the signature cache."""
+        checks = job.next_checks()
+        if not checks:
+            return  # nothing (more) to check: the job's verdict stands
+        results = [True] * len(checks)
+        self._owners.append((job, results, round_))
+        stats = self.stats
+        stats.checks += len(checks)
+        if round_ > stats.rounds:
+            stats.rounds = round_
+        cache = self._cache
+        for k, (pubkey, sig, digest) in enumerate(checks):
+            if cache is not None and cache.contains(digest, pubkey, sig):
+                stats.cache_hits += 1
+                continue
+            self._slots.append((results, k))
+            self._pubkeys.append(pubkey)
+            self._sigs.append(sig)
+            self._msgs.append(digest)
+
+    def _submit(self, split: bool = False) -> None:
+        """Send the queued checks to the workers (as one chunk, or with ``split`` in one
+        piece per thread: the tail of a block, where nothing else overlaps)."""
+        if not self._owners:
+            return
+        batch = self._verifier.batch
+        pieces = batch.threads if split else 1
+        n = len(self._pubkeys)
+        if n == 0:  # every check was a cache hit (or none was needed)
+            done: Future[list[bool]] = Future()
+            done.set_result([])
+            self._chunks.append((self._owners, done, self._slots))
+        elif pieces > 1 and n >= 2 * MIN_CHECKS_PER_THREAD:
+            step = -(-n // pieces)
+            for i in range(0, n, step):
+                last = i + step >= n
+                future = batch.submit(self._pubkeys[i:i + step], self._sigs[i:i + step],
+                                      self._msgs[i:i + step])
+                # Jobs are fed once every piece is in: only the last piece carries the owners.
+                self._chunks.append((self._owners if last else [], future,
+                                     self._slots[i:i + step]))
+        else:
+            future = batch.submit(self._pubkeys, self._sigs, self._msgs)
+            self._chunks.append((self._owners, future, self._slots))
         self._owners, self._slots = [], []
         self._pubkeys, self._sigs, self._msgs = [], [], []
+
+    def _collect(self, wait: bool) -> None:
+        """Feed the results of finished chunks, oldest first, to their jobs; walks that go on
+        get their next check queued. With ``wait``, until every chunk is done."""
+        chunks = self._chunks
+        queue = self._queue
+        while chunks:
+            owners, future, slots = chunks[0]
+            if not wait and not future.done():
+                return
+            chunks.popleft()
+            for (results, k), ok in zip(slots, future.result()):
+                results[k] = ok
+            for job, results, round_ in owners:
+                job.feed(results)
+                if not job.failed and isinstance(job, MultisigWalk):
+                    queue(job, round_ + 1)
+            if wait and self._owners and (not chunks or len(self._pubkeys) >= self._chunk_size):
+                self._submit(split=not chunks)
 
     def finish(self) -> None:
         """Wait for every check; raise :class:`BlockValidationError` for the first failing
         input in block order, with the interpreter's own reason."""
-        self._submit()
-        walks: list[Job] = []
-        for owners, future, slots in self._chunks:
-            for (results, k), ok in zip(slots, future.result()):
-                results[k] = ok
-            for job, results in owners:
-                job.feed(results)
-                if not job.failed and isinstance(job, MultisigWalk):
-                    walks.append(job)
-        self._chunks = []
+        try:
+            self._submit(split=True)
+            self._collect(wait=True)
+        finally:
+            self.close()
         self.stats.inputs = len(self._inputs)
-        self.stats.rounds = 1 if self.stats.checks else 0
-        self._verifier.run_rounds(walks, self.stats)
         self._verifier.last_stats = self.stats
         for tx, index, out, precomputed, job in self._inputs:
             if job.failed:
@@ -133,6 +201,13 @@ class BlockScripts:
                     verify_input(tx, index, out, self._flags, precomputed)
                 except ScriptError as exc:
                     raise script_failure(tx, index, exc) from exc
+
+    def close(self) -> None:
+        """Restore the thread switch interval (idempotent). Chunks still running finish in
+        the background and are dropped: for a block abandoned on another rule's failure."""
+        saved, self._saved_switch = self._saved_switch, None
+        if saved is not None:
+            sys.setswitchinterval(saved)
 
 
 class ScriptVerifier:
@@ -166,9 +241,12 @@ class ScriptVerifier:
         """Check every input of every ``(tx, spent coins)``; raise :class:`BlockValidationError`
         for the first failing input in block order, with the interpreter's reason."""
         session = self.start_block(flags)
-        for tx, coins in spends:
-            session.add(tx, coins)
-        session.finish()
+        try:
+            for tx, coins in spends:
+                session.add(tx, coins)
+            session.finish()
+        finally:
+            session.close()
 
     def run_rounds(self, jobs: list[Job], stats: ScriptCheckStats) -> None:
         """Ask unfinished jobs for their next checks until all are done, one batch per round."""

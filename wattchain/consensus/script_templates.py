@@ -24,6 +24,7 @@ from wattchain.core.tx import Transaction, TxOut
 from wattchain.script.checker import SigVersion, TransactionSignatureChecker
 from wattchain.script.checksig_ops import data_push
 from wattchain.script.errors import ScriptError
+from wattchain.script.fastpaths import segwit_v0_digest
 from wattchain.script.flags import CONSENSUS_FLAGS, ScriptFlags
 from wattchain.script.interpreter import verify_input
 from wattchain.script.opcodes import MAX_SCRIPT_ELEMENT_SIZE
@@ -41,6 +42,7 @@ _P2SH, _WITNESS, _CLEANSTACK = int(F.P2SH), int(F.WITNESS), int(F.CLEANSTACK)
 _OP_CHECKMULTISIG = 0xAE
 _P2PKH_HEAD = bytes((0x76, 0xA9, 20))
 _P2PKH_TAIL = bytes((0x88, 0xAC))
+_ZERO_PROGRAM20 = bytes(20)
 
 #: One ECDSA check: (pubkey, DER signature without hash type, 32-byte digest).
 Check = tuple[bytes, bytes, bytes]
@@ -158,12 +160,14 @@ def _multisig(script: bytes) -> tuple[int, list[bytes]] | None:
 class _Spend:
     """What the templates need about one input: signature hashing and the flags."""
 
-    __slots__ = ("checker", "flags")
+    __slots__ = ("checker", "flags", "precomputed", "pure")
 
     def __init__(self, tx: Transaction, index: int, spent: TxOut, flags: int,
-                 precomputed: PrecomputedTransactionData) -> None:
+                 precomputed: PrecomputedTransactionData, pure: bool | None = None) -> None:
         self.checker = TransactionSignatureChecker(tx, index, spent.value, precomputed)
         self.flags = flags
+        self.precomputed = precomputed
+        self.pure = pure
 
     def signature(self, sig: bytes, pubkey: bytes, code: bytes,
                   sigversion: SigVersion) -> tuple[bytes, bytes] | None:
@@ -176,7 +180,15 @@ class _Spend:
             check_pubkey_encoding(pubkey, self.flags, sigversion is SigVersion.WITNESS_V0)
         except ScriptError:
             return None
-        return sig[:-1], self.checker.signature_hash(code, sig[-1], sigversion)
+        return sig[:-1], self.digest(code, sig[-1], sigversion)
+
+    def digest(self, code: bytes, hash_type: int, sigversion: SigVersion) -> bytes:
+        """The signature hash (SegWit v0 through :mod:`wattchain.script.fastpaths`)."""
+        if sigversion is SigVersion.WITNESS_V0:
+            checker = self.checker
+            return segwit_v0_digest(code, checker.tx, checker.input_index, hash_type,
+                                    checker.amount, self.precomputed, self.pure)
+        return self.checker.signature_hash(code, hash_type, sigversion)
 
     def multisig(self, items: list[bytes], script: bytes,
                  sigversion: SigVersion) -> Job | None:
@@ -200,7 +212,7 @@ class _Spend:
                 check_signature_encoding(sig, self.flags)
             except ScriptError:
                 return None
-            prepared.append((sig[:-1], self.checker.signature_hash(code, sig[-1], sigversion)))
+            prepared.append((sig[:-1], self.digest(code, sig[-1], sigversion)))
         try:
             # Every key may be compared (the walk can skip any): all must pass the encoding rules.
             for key in keys:
@@ -255,16 +267,22 @@ def _is_p2sh(spk: bytes) -> bool:
 
 
 def template_job(tx: Transaction, index: int, spent: TxOut, flags: ScriptFlags,
-                 precomputed: PrecomputedTransactionData) -> Job | None:
-    """A job for a recognised template, or None (then the interpreter must run)."""
+                 precomputed: PrecomputedTransactionData, *,
+                 pure: bool | None = None) -> Job | None:
+    """A job for a recognised template, or None (then the interpreter must run).
+
+    ``pure`` picks the signature-hash implementation (:mod:`wattchain.script.fastpaths`;
+    default: ``WATTCHAIN_PURE``); both give the same digests."""
     bits = int(flags)
     if bits & ~_MODELLED or (bits & _WITNESS and not bits & _P2SH) or (
             bits & _CLEANSTACK and not (bits & _P2SH and bits & _WITNESS)):
         return None
     txin = tx.inputs[index]
     spk, script_sig, witness = spent.script_pubkey, txin.script_sig, txin.witness
-    spend = _Spend(tx, index, spent, bits, precomputed)
     n = len(spk)
+    if n == 22 and spk[0] == 0 and spk[1] == 20 and bits & _WITNESS and not script_sig:
+        return _native_p2wpkh(tx, index, spent, bits, precomputed, spk, witness, pure)
+    spend = _Spend(tx, index, spent, bits, precomputed, pure)
     if (n == 22 or n == 34) and spk[0] == 0:  # native P2WPKH / P2WSH
         if not bits & _WITNESS or script_sig:
             return None
@@ -291,6 +309,28 @@ def template_job(tx: Transaction, index: int, spent: TxOut, flags: ScriptFlags,
             return None
         return spend.multisig(items[:-1], items[-1], SigVersion.BASE)
     return spend.multisig(items, spk, SigVersion.BASE)  # bare multisig (or None)
+
+
+def _native_p2wpkh(tx: Transaction, index: int, spent: TxOut, bits: int,
+                   precomputed: PrecomputedTransactionData, spk: bytes,
+                   witness: tuple[bytes, ...], pure: bool | None) -> Job | None:
+    """Native P2WPKH, the bulk of a block: the same decisions as ``_witness_v0`` ->
+    ``_p2wpkh`` -> ``_Spend.signature`` without their per-input objects."""
+    if len(witness) != 2:
+        return None
+    sig, pubkey = witness
+    program = spk[2:]
+    if (not sig or len(sig) > MAX_SCRIPT_ELEMENT_SIZE or len(pubkey) > MAX_SCRIPT_ELEMENT_SIZE
+            or program == _ZERO_PROGRAM20 or hash160(pubkey) != program):
+        return None
+    try:
+        check_signature_encoding(sig, bits)
+        check_pubkey_encoding(pubkey, bits, True)
+    except ScriptError:
+        return None
+    digest = segwit_v0_digest(_P2PKH_HEAD + program + _P2PKH_TAIL, tx, index, sig[-1],
+                              spent.value, precomputed, pure)
+    return AllOf([(pubkey, sig[:-1], digest)])
 
 
 def recorded_job(tx: Transaction, index: int, spent: TxOut, flags: ScriptFlags,

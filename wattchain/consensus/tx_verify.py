@@ -19,7 +19,7 @@ from wattchain.consensus.coins import Coin, CoinsView
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.errors import TxValidationError
 from wattchain.consensus.params import ChainParams
-from wattchain.core.tx import SEQUENCE_FINAL, WITNESS_SCALE_FACTOR, Transaction
+from wattchain.core.tx import SEQUENCE_FINAL, WITNESS_SCALE_FACTOR, Transaction, TxIn
 from wattchain.script.flags import ScriptFlags
 from wattchain.script.opcodes import LOCKTIME_THRESHOLD, Op
 from wattchain.script.script import (ScriptParseError, count_sigops, is_p2sh, iter_script,
@@ -41,6 +41,8 @@ class LockTimeFlags(IntFlag):
 
 
 CONSENSUS_LOCKTIME_FLAGS = LockTimeFlags.VERIFY_SEQUENCE | LockTimeFlags.MEDIAN_TIME_PAST
+
+_P2SH, _WITNESS = int(ScriptFlags.P2SH), int(ScriptFlags.WITNESS)
 
 
 # ------------------------------------------------------------------------------ finality
@@ -130,7 +132,18 @@ def check_tx_inputs(tx: Transaction, view: CoinsView, spend_height: int,
             raise TxValidationError("bad-txns-inputs-missingorspent",
                                     f"input {txin.prevout} missing or spent")
         coins.append(coin)
+    return check_tx_input_coins(tx, coins, spend_height, params, coinstake=coinstake)
+
+
+def check_tx_input_coins(tx: Transaction, coins: Sequence[Coin], spend_height: int,
+                         params: ChainParams, *, coinstake: bool = False) -> int:
+    """:func:`check_tx_inputs` once the spent coins are in hand (``coins[i]`` for input i):
+    ``connect_block`` fetches each coin once and passes the list on instead of asking the
+    view again for every rule."""
+    if len(coins) != len(tx.inputs):
+        raise ValueError("one spent coin per input")
     value_in = 0
+    max_money = params.max_money
     for txin, coin in zip(tx.inputs, coins):
         if ((coin.is_coinbase or coin.is_coinstake)
                 and not params.generated_coin_mature(coin.height, spend_height)):
@@ -138,8 +151,9 @@ def check_tx_inputs(tx: Transaction, view: CoinsView, spend_height: int,
                       else "bad-txns-premature-spend-of-coinstake")
             raise TxValidationError(reason, f"tried to spend immature {txin.prevout} "
                                             f"at depth {spend_height - coin.height}")
-        value_in += coin.output.value
-        if not params.money_range(coin.output.value) or not params.money_range(value_in):
+        value = coin.output.value
+        value_in += value
+        if not (0 <= value <= max_money and value_in <= max_money):
             raise TxValidationError("bad-txns-inputvalues-outofrange")
     value_out = tx.total_output_value()
     if coinstake:
@@ -148,7 +162,7 @@ def check_tx_inputs(tx: Transaction, view: CoinsView, spend_height: int,
         raise TxValidationError("bad-txns-in-belowout",
                                 f"value in ({value_in}) < value out ({value_out})")
     fee = value_in - value_out
-    if not params.money_range(fee):
+    if not 0 <= fee <= max_money:
         raise TxValidationError("bad-txns-fee-outofrange")
     return fee
 
@@ -169,17 +183,20 @@ def _last_push(script_sig: bytes) -> bytes | None:
     return data
 
 
+def _p2sh_input_sigops(txin: TxIn, script_pubkey: bytes) -> int:
+    if is_p2sh(script_pubkey):
+        redeem = _last_push(txin.script_sig)
+        if redeem:
+            return count_sigops(redeem, accurate=True)
+    return 0
+
+
 def p2sh_sigop_count(tx: Transaction, coins: Sequence[Coin]) -> int:
     """Core's GetP2SHSigOpCount: accurate sigops of each P2SH input's redeem script."""
     if tx.is_coinbase():
         return 0
-    count = 0
-    for txin, coin in zip(tx.inputs, coins):
-        if is_p2sh(coin.output.script_pubkey):
-            redeem = _last_push(txin.script_sig)
-            if redeem:
-                count += count_sigops(redeem, accurate=True)
-    return count
+    return sum(_p2sh_input_sigops(txin, coin.output.script_pubkey)
+               for txin, coin in zip(tx.inputs, coins))
 
 
 def _witness_sigops(version: int, program: bytes, witness: tuple[bytes, ...]) -> int:
@@ -191,35 +208,54 @@ def _witness_sigops(version: int, program: bytes, witness: tuple[bytes, ...]) ->
     return 0
 
 
+def _witness_input_sigops(txin: TxIn, script_pubkey: bytes, bits: int) -> int:
+    """One input's share of CountWitnessSigOps (the WITNESS flag is the caller's check)."""
+    program = witness_program(script_pubkey)
+    if program is None and bits & _P2SH and is_p2sh(script_pubkey):
+        redeem = _last_push(txin.script_sig)
+        program = witness_program(redeem) if redeem else None
+    if program is None:
+        return 0
+    return _witness_sigops(program[0], program[1], txin.witness)
+
+
 def witness_sigop_count(tx: Transaction, coins: Sequence[Coin], flags: ScriptFlags) -> int:
     """Core's CountWitnessSigOps summed over the inputs (native and P2SH-wrapped programs)."""
-    if not flags & ScriptFlags.WITNESS:
+    bits = int(flags)
+    if not bits & _WITNESS:
         return 0
-    count = 0
-    for txin, coin in zip(tx.inputs, coins):
-        script_pubkey = coin.output.script_pubkey
-        program = witness_program(script_pubkey)
-        if program is None and flags & ScriptFlags.P2SH and is_p2sh(script_pubkey):
-            redeem = _last_push(txin.script_sig)
-            program = witness_program(redeem) if redeem else None
-        if program is not None:
-            count += _witness_sigops(program[0], program[1], txin.witness)
-    return count
+    return sum(_witness_input_sigops(txin, coin.output.script_pubkey, bits)
+               for txin, coin in zip(tx.inputs, coins))
 
 
 def transaction_sigop_cost(tx: Transaction, coins: Sequence[Coin], flags: ScriptFlags) -> int:
     """BIP141 sigop cost: legacy x4, plus P2SH x4 and witness x1 for non-coinbase txs.
 
-    ``coins`` are the coins ``tx`` spends, in input order (ignored for a coinbase).
+    ``coins`` are the coins ``tx`` spends, in input order (ignored for a coinbase). One pass
+    over the inputs does the P2SH and witness parts (what :func:`p2sh_sigop_count` and
+    :func:`witness_sigop_count` add up), with native P2WPKH, a block's usual input, answered
+    by its shape.
     """
     from_legacy = 0
     for txin in tx.inputs:
-        from_legacy += count_sigops(txin.script_sig, accurate=False)
+        if txin.script_sig:
+            from_legacy += count_sigops(txin.script_sig, accurate=False)
     for out in tx.outputs:
         from_legacy += count_sigops(out.script_pubkey, accurate=False)
     cost = from_legacy * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost
-    if flags & ScriptFlags.P2SH:
-        cost += p2sh_sigop_count(tx, coins) * WITNESS_SCALE_FACTOR
-    return cost + witness_sigop_count(tx, coins, flags)
+    bits = int(flags)
+    p2sh = bits & _P2SH
+    witness = bits & _WITNESS
+    for txin, coin in zip(tx.inputs, coins):
+        spk = coin.output.script_pubkey
+        if len(spk) == 22 and spk[0] == 0 and spk[1] == 20:
+            if witness:  # native P2WPKH: no P2SH part, one witness sigop
+                cost += 1
+            continue
+        if p2sh:
+            cost += _p2sh_input_sigops(txin, spk) * WITNESS_SCALE_FACTOR
+        if witness:
+            cost += _witness_input_sigops(txin, spk, bits)
+    return cost

@@ -7,9 +7,9 @@ inputs share them; this is what makes SegWit signature hashing linear rather tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-from struct import pack
+from collections.abc import Callable
+from struct import Struct, pack
+from typing import Any
 
 from wattchain.core.hashes import sha256d
 from wattchain.core.serialization import compact_size, i64, u32, var_bytes
@@ -26,9 +26,30 @@ SIGHASH_ANYONECANPAY = 0x80
 SIGHASH_ONE = b"\x01" + bytes(31)
 
 _EMPTY_OUTPUT = pack("<q", -1) + b"\x00"
+_U32 = Struct("<I")
+#: BIP143 preimage head: version, hashPrevouts, hashSequence, outpoint (txid, index).
+_BIP143_HEAD = Struct("<I32s32s32sI")
+#: BIP143 preimage tail: amount, sequence, hashOutputs, locktime, hash type.
+_BIP143_TAIL = Struct("<qI32sII")
 
 _PUSHDATA1, _PUSHDATA2, _PUSHDATA4 = int(Op.OP_PUSHDATA1), int(Op.OP_PUSHDATA2), int(Op.OP_PUSHDATA4)
 _CODESEPARATOR = int(Op.OP_CODESEPARATOR)
+
+
+class _Once:
+    """A lazily computed attribute stored in the instance ``__dict__`` on first use (so later
+    reads are plain attribute hits). Like ``functools.cached_property`` minus its per-access
+    lock, which costs more than the hashing for the small transactions of a full block."""
+
+    def __init__(self, compute: Callable[["PrecomputedTransactionData"], bytes]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    def __get__(self, obj: "PrecomputedTransactionData | None", owner: type) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
 
 
 class PrecomputedTransactionData:
@@ -39,15 +60,15 @@ class PrecomputedTransactionData:
     def __init__(self, tx: Transaction) -> None:
         self.tx = tx
 
-    @cached_property
+    @_Once
     def hash_prevouts(self) -> bytes:
         return sha256d(b"".join(txin.prevout.serialize() for txin in self.tx.inputs))
 
-    @cached_property
+    @_Once
     def hash_sequence(self) -> bytes:
-        return sha256d(b"".join(u32(txin.sequence) for txin in self.tx.inputs))
+        return sha256d(b"".join(_U32.pack(txin.sequence) for txin in self.tx.inputs))
 
-    @cached_property
+    @_Once
     def hash_outputs(self) -> bytes:
         return sha256d(b"".join(out.serialize() for out in self.tx.outputs))
 
@@ -158,9 +179,15 @@ def segwit_v0_signature_hash(script_code: bytes, tx: Transaction, input_index: i
     else:
         hash_outputs = zero
     txin = tx.inputs[input_index]
-    preimage = b"".join((
-        u32(tx.version), hash_prevouts, hash_sequence, txin.prevout.serialize(),
-        var_bytes(script_code), i64(amount), u32(txin.sequence), hash_outputs,
-        u32(tx.locktime), u32(hash_type & 0xFFFFFFFF),
-    ))
+    prevout = txin.prevout
+    if len(prevout.txid) != 32:  # only a hand-built object; serialize it as it is
+        return sha256d(b"".join((
+            u32(tx.version), hash_prevouts, hash_sequence, prevout.serialize(),
+            var_bytes(script_code), i64(amount), u32(txin.sequence), hash_outputs,
+            u32(tx.locktime), u32(hash_type & 0xFFFFFFFF))))
+    preimage = (_BIP143_HEAD.pack(tx.version, hash_prevouts, hash_sequence, prevout.txid,
+                                  prevout.index)
+                + var_bytes(script_code)
+                + _BIP143_TAIL.pack(amount, txin.sequence, hash_outputs, tx.locktime,
+                                    hash_type & 0xFFFFFFFF))
     return sha256d(preimage)
