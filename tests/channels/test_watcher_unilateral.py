@@ -5,6 +5,8 @@ once. Every step is a real block on a real chainstate."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from harness import make_node, open_ready, preimage, run
 
@@ -34,9 +36,10 @@ def test_force_close_sweeps_after_csv_and_htlc_timeout(tmp_path) -> None:
         try:
             chan = await open_ready(chain, alice, bob, FUNDING, push_msat=200_000_000)
             cid = chan.channel_id
-            # Bob holds an HTLC without settling it (a "hold invoice").
+            # Bob holds an HTLC without settling it (a "hold invoice"), and does not know its
+            # preimage (else his resolver would claim it from Alice's commitment at once).
             bob.payments._settle = lambda chan, entry: None  # type: ignore[method-assign]
-            h = bob.payments.add_invoice(preimage(1), HTLC_MSAT)
+            h = hashlib.sha256(preimage(1)).digest()
             expiry = chain.height + 12
             alice.payments.send_htlc(alice.channels[cid], HTLC_MSAT, h, expiry, b"")
             a_chan = await alice.wait_until(

@@ -13,7 +13,10 @@ Part A (this layer, pure and synchronous — no I/O, no clocks):
   transactions and revoked-commitment recognition.
 * :mod:`~wattchain.channels.errors` — the :class:`ChannelError` hierarchy.
 
-Part B (update protocol, persistence, routing, EV charging) builds on these modules.
+Part B (update protocol, persistence, routing, EV charging) builds on these modules. Its
+chain-side safety — breach watcher (``watcher``), unilateral-close resolver (``resolver``) and
+HTLC deadline enforcer (``deadline``) — is attached to a node in one call by
+:func:`wattchain.channels.guards.guard`.
 """
 
 from wattchain.channels.errors import (ChannelError, CommitmentError, KeyDerivationError,

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from wattchain.channels.ev import MWH_PER_KWH, Car, SmartOutlet
+from wattchain.channels.guards import guard
 from wattchain.channels.node import ChannelNode, NodeConfig
 from wattchain.channels.store import ChannelStore
 from wattchain.channels.testchain import TestChain
-from wattchain.channels.watcher import BreachWatcher
 from wattchain.consensus.params import main_params
 from wattchain.core.hashes import sha256
 
@@ -57,8 +57,7 @@ def _node(chain: TestChain, tmp: Path, name: str) -> ChannelNode:
     node = ChannelNode(sha256(b"demo:" + name.encode()), ChannelStore(tmp / name, sync=False),
                        funding=chain, broadcaster=chain, config=NodeConfig(minimum_depth=3),
                        height=chain.height)
-    chain.subscribe(node)
-    chain.subscribe(BreachWatcher(node))
+    guard(node, chain.subscribe)
     return node
 
 

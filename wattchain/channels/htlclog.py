@@ -53,17 +53,24 @@ class Entry:
     outcome: str | None = None
     preimage: bytes | None = None
     fail_reason: bytes = b""
+    #: For an HTLC we offered while forwarding: the incoming HTLC (channel id, its id) it
+    #: forwards. Stored with the entry, so the link reaches the disk in the same write batch
+    #: as the outgoing HTLC itself and a restarted node still settles or fails back.
+    forward_from: tuple[bytes, int] | None = None
 
     def to_record(self) -> dict[str, Any]:
         h = self.htlc
         return {"p": h.proposer, "i": h.id, "a": h.amount_msat, "h": h.payment_hash,
                 "c": h.cltv_expiry, "r": h.route, "ad": self.added, "rm": self.removed,
-                "o": self.outcome, "pi": self.preimage, "fr": self.fail_reason}
+                "o": self.outcome, "pi": self.preimage, "fr": self.fail_reason,
+                "fw": None if self.forward_from is None else list(self.forward_from)}
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> "Entry":
         htlc = LoggedHtlc(rec["p"], rec["i"], rec["a"], rec["h"], rec["c"], rec["r"])
-        return cls(htlc, dict(rec["ad"]), dict(rec["rm"]), rec["o"], rec["pi"], rec["fr"])
+        fw = rec.get("fw")
+        return cls(htlc, dict(rec["ad"]), dict(rec["rm"]), rec["o"], rec["pi"], rec["fr"],
+                   None if fw is None else (bytes(fw[0]), int(fw[1])))
 
 
 class HtlcLog:

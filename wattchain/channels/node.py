@@ -103,6 +103,10 @@ class ChannelNode:
         self._closing: dict[bytes, asyncio.Future[Transaction]] = {}
         self._ready_waiters: dict[bytes, asyncio.Future[None]] = {}
         self._commit_scheduled: set[bytes] = set()
+        #: Channels whose peer reconnected and has not sent channel_reestablish yet: we sign
+        #: nothing on them until it has (else its reestablish, answered with our unacked
+        #: commitment_signed, would make us send a fresh one twice).
+        self._awaiting_reestablish: set[bytes] = set()
         #: Set on every saved transition (waiters re-check their condition).
         self._progress = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -111,6 +115,7 @@ class ChannelNode:
         for chan in store.load_all():
             self._adopt(chan, store.peer_of(chan.channel_id))
             self.payments.after_reload(chan)  # resume handling of unresolved HTLCs
+        self.payments.resume()                # forwarding links, settling back
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -156,6 +161,7 @@ class ChannelNode:
         self.peers[peer.node_id] = peer
         for cid, chan in self.channels.items():
             if self.channel_peer_id.get(cid) == peer.node_id and chan.phase is not Phase.CLOSED:
+                self._awaiting_reestablish.add(cid)
                 peer.send(m.ChannelReestablish(cid, chan.log.latest[LOCAL] + 1,
                                                chan.log.oldest_unrevoked[REMOTE]))
 
@@ -168,6 +174,7 @@ class ChannelNode:
                 if nid == peer.node_id and cid in self.channels:
                     self.channels[cid] = self.store.load(cid)
                     self.payments.after_reload(self.channels[cid])
+            self.payments.resume()
 
     def peer_for(self, chan: Channel) -> ChannelPeer | None:
         nid = self.channel_peer_id.get(chan.channel_id)
@@ -195,6 +202,13 @@ class ChannelNode:
                 return chan
             self._progress.clear()
             await self._progress.wait()
+
+    async def wait_reestablished(self, channel_id: bytes) -> Channel:
+        """Until the peer's channel_reestablish for ``channel_id`` arrived on the current
+        connection (updates proposed before that are signed only afterwards)."""
+        return await self.wait_until(
+            channel_id, lambda chan: self.peer_for(chan) is not None
+            and channel_id not in self._awaiting_reestablish)
 
     async def wait_idle(self, channel_id: bytes) -> Channel:
         """Until no HTLC is unresolved and no update awaits a signature or revocation on
@@ -283,7 +297,8 @@ class ChannelNode:
     def _commit_now(self, cid: bytes) -> None:
         self._commit_scheduled.discard(cid)
         chan = self.channels.get(cid)
-        if chan is None or self.peer_for(chan) is None or not chan.can_sign_remote():
+        if chan is None or self.peer_for(chan) is None or not chan.can_sign_remote() \
+                or cid in self._awaiting_reestablish:
             return
         msg = chan.sign_next_remote()
         self.save(chan)
@@ -340,6 +355,8 @@ class ChannelNode:
 
     def _on_reestablish(self, peer: ChannelPeer, chan: Channel,
                         msg: m.ChannelReestablish) -> None:
+        self._awaiting_reestablish.discard(chan.channel_id)
+        self._progress.set()
         if chan.sent_ready and msg.next_commitment_number == 1:
             self._send(peer, m.ChannelReady(chan.channel_id, chan.secrets.point(1)))
         if msg.next_revocation_number == chan.log.oldest_unrevoked[LOCAL] - 1:

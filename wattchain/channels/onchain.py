@@ -259,13 +259,19 @@ def revocation_sweep_inputs(revoked: CommitmentTx,
 
 
 def build_penalty_tx(revoked: CommitmentTx, revocation_privkey: bytes, dest_script: bytes,
-                     fee_sat: int, payment_privkey: bytes | None = None) -> Transaction:
+                     fee_sat: int, payment_privkey: bytes | None = None,
+                     exclude: frozenset[int] = frozenset()) -> Transaction:
     """One transaction taking every output of the counterparty's revoked commitment that we
     can spend: to_local and all HTLCs with the revocation key, plus to_remote (ours anyway)
     when ``payment_privkey`` is given. Anchors are left alone: the counterparty's is not ours
-    and ours is worth less than the fee to spend it."""
-    items = revocation_sweep_inputs(revoked, revocation_privkey)
-    if payment_privkey is not None and revoked.output_of(OutputKind.TO_REMOTE) is not None:
+    and ours is worth less than the fee to spend it. Output indexes in ``exclude`` are left
+    out: outputs already spent on chain (the cheater's second-stage HTLC txs won the race for
+    them, and a penalty spending them would be invalid as a whole)."""
+    items = [item for item in revocation_sweep_inputs(revoked, revocation_privkey)
+             if item.outpoint.index not in exclude]
+    to_remote = revoked.output_of(OutputKind.TO_REMOTE)
+    if payment_privkey is not None and to_remote is not None \
+            and to_remote.index not in exclude:
         items.append(_to_remote_input(revoked, payment_privkey))
     return sweep(items, dest_script, fee_sat)
 
@@ -328,6 +334,18 @@ def penalty_for_revoked(tx: Transaction, revoked: RevokedCommitment, funding: Fu
     """The watcher's one call: rebuild the counterparty's revoked commitment from the spec we
     stored for it (its point of view: ``their_spec``), check it is byte-for-byte the
     transaction seen on chain, derive the revocation key and build the penalty."""
+    rebuilt, revocation_privkey = rebuild_revoked_commitment(
+        tx, revoked, funding, ours, theirs, their_spec, revocation_base_secret)
+    return build_penalty_tx(rebuilt, revocation_privkey, dest_script, fee_sat, payment_privkey)
+
+
+def rebuild_revoked_commitment(tx: Transaction, revoked: RevokedCommitment, funding: Funding,
+                               ours: PartyConfig, theirs: PartyConfig,
+                               their_spec: CommitmentSpec, revocation_base_secret: bytes
+                               ) -> tuple[CommitmentTx, bytes]:
+    """The counterparty's revoked commitment rebuilt from ``their_spec`` (checked to be the
+    ``tx`` seen on chain) and the revocation private key of its outputs. A watcher keeps both:
+    second-stage HTLC txs the cheater publishes later are punished with the same key."""
     their_funding = Funding(funding.outpoint, funding.amount_sat,
                             funding.remote_funding_pubkey, funding.local_funding_pubkey)
     if their_spec.commitment_number != revoked.commitment_number:
@@ -339,4 +357,4 @@ def penalty_for_revoked(tx: Transaction, revoked: RevokedCommitment, funding: Fu
         raise OnchainError("stored spec does not rebuild the revoked commitment seen on chain")
     revocation_privkey = derive_revocation_privkey(revocation_base_secret,
                                                    revoked.per_commitment_secret)
-    return build_penalty_tx(rebuilt, revocation_privkey, dest_script, fee_sat, payment_privkey)
+    return rebuilt, revocation_privkey

@@ -6,6 +6,11 @@ checks the fee and CLTV delta it is owed and adds the next HTLC with the same pa
 The payee fulfills with the preimage; every node that learns a preimage from downstream
 fulfills upstream at once (knowing it can only help). Failures travel back unchanged, each
 hop failing its incoming HTLC only once the outgoing one is removed from both commitments.
+
+The link from an outgoing HTLC back to the incoming one it forwards lives on the outgoing
+HTLC's log entry (``Entry.forward_from``), so it is persisted with that HTLC; after a restart
+:meth:`PaymentEngine.resume` rebuilds which incoming HTLCs are already forwarded (never forward
+twice) and finishes settling back what was settled downstream before the crash.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class PaymentEngine:
     def __init__(self, node: "ChannelNode") -> None:
         self.node = node
         self._outgoing: dict[tuple[bytes, int], asyncio.Future[bytes]] = {}
-        self._forwards: dict[tuple[bytes, int], tuple[bytes, int]] = {}
+        #: Incoming HTLCs (channel id, htlc id) already forwarded (rebuilt by resume()).
+        self._forwarded_in: set[tuple[bytes, int]] = set()
         self._watch: dict[bytes, set[tuple[str, int]]] = {}
         self._handled: set[tuple[bytes, int]] = set()
         self.invoices: dict[bytes, tuple[bytes, int]] = {}
@@ -95,15 +101,75 @@ class PaymentEngine:
         fut = self._outgoing.pop(key, None)
         if fut is not None and not fut.done():
             fut.set_result(preimage)
-        upstream = self._forwards.pop(key, None)
-        if upstream is not None:
-            up = self.node.channels.get(upstream[0])
-            if up is not None:
+        if entry.forward_from is not None:
+            # Claimable on chain from now on, whatever happens to the channels.
+            self.node.store.add_preimage(entry.htlc.payment_hash, preimage)
+            self._fulfill_upstream(entry.forward_from, preimage)
+
+    def on_chain_fulfilled(self, chan: Channel, htlc_id: int, preimage: bytes) -> None:
+        """The counterparty claimed HTLC ``htlc_id`` we offered on ``chan`` on chain with its
+        preimage (found by the resolver): the payment succeeded; settle upstream."""
+        entry = chan.log.entries.get((LOCAL, htlc_id))
+        if entry is None or hashlib.sha256(preimage).digest() != entry.htlc.payment_hash:
+            return
+        self.node.store.add_preimage(entry.htlc.payment_hash, preimage)
+        fut = self._outgoing.pop((chan.channel_id, htlc_id), None)
+        if fut is not None and not fut.done():
+            fut.set_result(preimage)
+        if entry.forward_from is not None:
+            self._fulfill_upstream(entry.forward_from, preimage)
+
+    def _fulfill_upstream(self, upstream: tuple[bytes, int], preimage: bytes) -> None:
+        up = self.node.channels.get(upstream[0])
+        if up is not None:
+            try:
+                self.node.send(up, up.fulfill_htlc(upstream[1], preimage))
+                self.node.schedule_commit(up)
+            except ChannelStateError:
+                pass  # already settled (e.g. resumed after a restart)
+
+    def _fail_upstream(self, upstream: tuple[bytes, int], reason: bytes) -> None:
+        up = self.node.channels.get(upstream[0])
+        if up is not None:
+            try:
+                self.node.send(up, up.fail_htlc(upstream[1], reason))
+                self.node.schedule_commit(up)
+            except ChannelStateError:
+                pass  # already failed (e.g. resumed after a restart)
+
+    def resume(self) -> None:
+        """After channels were (re)loaded from disk: rebuild the set of forwarded incoming
+        HTLCs from the stored links, and settle back every forward whose outgoing HTLC was
+        fulfilled (or failed and removed) downstream while the incoming one is still open —
+        the state a crash between the two leaves behind."""
+        channels = self.node.channels
+        links = [(chan, e) for chan in channels.values() for e in chan.log.entries.values()
+                 if e.forward_from is not None and e.htlc.proposer == LOCAL]
+        self._forwarded_in = {e.forward_from for _, e in links if e.forward_from is not None}
+        for chan, e in links:
+            assert e.forward_from is not None
+            up = channels.get(e.forward_from[0])
+            incoming = up.log.active.get((REMOTE, e.forward_from[1])) if up else None
+            if incoming is None or incoming.outcome is not None:
+                continue
+            if e.outcome == "fulfill" and e.preimage is not None:
+                self._fulfill_upstream(e.forward_from, e.preimage)
+            elif e.outcome == "fail" and chan.log.is_removed_fully(e):
+                self._fail_upstream(e.forward_from, e.fail_reason)
+        # Incoming HTLCs whose outgoing add was forgotten (never signed before a disconnect)
+        # are handled again: forwarded anew, or failed back.
+        for chan in channels.values():
+            again = [e for e in chan.log.active.values()
+                     if e.htlc.proposer == REMOTE and e.outcome is None
+                     and (chan.channel_id, e.htlc.id) not in self._forwarded_in
+                     and (REMOTE, e.htlc.id) not in self._watch.get(chan.channel_id, ())]
+            for e in again:
+                self.watch(chan, REMOTE, e.htlc.id)
+            if again:
                 try:
-                    self.node.send(up, up.fulfill_htlc(upstream[1], preimage))
-                    self.node.schedule_commit(up)
-                except ChannelStateError:
-                    pass  # already settled (e.g. resumed after a restart)
+                    asyncio.get_running_loop().call_soon(self.after_transition, chan)
+                except RuntimeError:
+                    pass  # no loop yet: the first reestablish runs after_transition
 
     def after_transition(self, chan: Channel) -> None:
         """After a commitment exchange step: act on incoming HTLCs that became irrevocably
@@ -151,6 +217,8 @@ class PaymentEngine:
             return self._fail(chan, entry, r.INVALID_ONION_PAYLOAD)
         if not hops:
             return self._settle(chan, entry)
+        if (chan.channel_id, htlc.id) in self._forwarded_in:
+            return None  # forwarded before a restart: the outgoing HTLC is on disk
         next_cid, amount, cltv = hops[0]
         out = self.node.channels.get(next_cid)
         if out is None or not out.usable or self.node.peer_for(out) is None:
@@ -164,7 +232,8 @@ class PaymentEngine:
             new, msg = out.add_htlc(amount, htlc.payment_hash, cltv, r.encode_payload(hops[1:]))
         except ChannelStateError:
             return self._fail(chan, entry, r.TEMPORARY_CHANNEL_FAILURE, next_cid)
-        self._forwards[(next_cid, new.htlc.id)] = (chan.channel_id, htlc.id)
+        new.forward_from = (chan.channel_id, htlc.id)  # saved with the new entry
+        self._forwarded_in.add(new.forward_from)
         self.watch(out, LOCAL, new.htlc.id)
         self.node.send(out, msg)
         self.node.schedule_commit(out)
@@ -189,12 +258,5 @@ class PaymentEngine:
         fut = self._outgoing.pop(key, None)
         if fut is not None and not fut.done():
             fut.set_exception(PaymentFailed(r.Failure.decode(entry.fail_reason)))
-        upstream = self._forwards.pop(key, None)
-        if upstream is not None:
-            up = self.node.channels.get(upstream[0])
-            if up is not None:
-                try:
-                    self.node.send(up, up.fail_htlc(upstream[1], entry.fail_reason))
-                    self.node.schedule_commit(up)
-                except ChannelStateError:
-                    pass
+        if entry.forward_from is not None:
+            self._fail_upstream(entry.forward_from, entry.fail_reason)

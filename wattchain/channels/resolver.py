@@ -9,7 +9,16 @@ channels confirms:
   expiry is reached; received HTLCs whose preimage we know through the HTLC-success tx at
   once. Each second-stage output is CSV-delayed like to_local and swept the same way.
 * **the counterparty's current one**: our to_remote output pays our payment basepoint key
-  directly; it is swept at once.
+  directly; it is swept at once. HTLCs on it are claimed straight from the commitment (no
+  second stage on this side): one it offered us with the preimage as soon as we know it
+  (``store.preimage``: invoices, and preimages a forwarding node learned downstream), one we
+  offered it with the timeout path once the next block is past its CLTV expiry (consensus
+  refuses the nLockTime earlier). An HTLC output the counterparty spends first is given up.
+
+Whichever commitment it is, when the counterparty takes an HTLC *we offered* with its preimage
+(straight from a commitment or through its HTLC-success tx), the preimage is read from the
+witness (BOLT 5: "extract the payment preimage") and handed to the payment engine, which
+settles the payer's future or, for a forwarded HTLC, fulfils the incoming one upstream.
 
 (A *revoked* commitment is the breach watcher's job: ``watcher.py``.) Everything broadcast is
 recorded in ``broadcasts`` so callers can follow the resolution.
@@ -27,7 +36,8 @@ from wattchain.channels.errors import ChannelError
 from wattchain.channels.htlclog import LOCAL, REMOTE
 from wattchain.channels.keys import derive_privkey
 from wattchain.channels.state import Channel, Phase
-from wattchain.core.tx import Transaction
+from wattchain.core.hashes import sha256
+from wattchain.core.tx import Transaction, TxIn
 
 if TYPE_CHECKING:  # pragma: no cover
     from wattchain.channels.node import ChannelNode
@@ -49,6 +59,14 @@ class _Pending:
 
 
 @dataclass
+class _TheirClose:
+    chan: Channel
+    commitment: bolt3.CommitmentTx
+    #: HTLC output indexes claimed by us or spent by the counterparty.
+    done: set[int] = field(default_factory=set)
+
+
+@dataclass
 class _OurClose:
     chan: Channel
     commitment: bolt3.CommitmentTx
@@ -65,6 +83,9 @@ class UnilateralResolver:
         self.sweep_script = sweep_script or node.default_close_script()
         self.broadcasts: list[tuple[str, Transaction]] = []
         self._ours: dict[bytes, _OurClose] = {}
+        #: The counterparty's commitments on chain with HTLC outputs, by commitment txid.
+        self._theirs: dict[bytes, _TheirClose] = {}
+        self._ours_by_txid: dict[bytes, _OurClose] = {}
         self._delayed: list[_Pending] = []
         #: Second-stage HTLC txs broadcast, by txid: their sweep waits for them to confirm.
         self._awaiting: dict[bytes, tuple[int, object, str]] = {}
@@ -85,6 +106,13 @@ class UnilateralResolver:
                 chan = funding.get((txin.prevout.txid, txin.prevout.index))
                 if chan is not None:
                     self._funding_spent(chan, tx, entry.height)
+                theirs = self._theirs.get(txin.prevout.txid)
+                if theirs is not None:  # an HTLC output resolved (by us or by them)
+                    theirs.done.add(txin.prevout.index)
+                    self._learn_preimage(theirs.chan, theirs.commitment, txin)
+                ours = self._ours_by_txid.get(txin.prevout.txid)
+                if ours is not None:
+                    self._learn_preimage(ours.chan, ours.commitment, txin)
         self._progress(entry.height)
 
     def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
@@ -102,7 +130,9 @@ class UnilateralResolver:
                 chan.phase = Phase.CLOSING
                 self.node.save(chan)
                 htlc_txs = list(zip(bolt3.build_htlc_txs(ours), chan.local_htlc_sigs))
-                self._ours[chan.channel_id] = _OurClose(chan, ours, height, htlc_txs)
+                close = _OurClose(chan, ours, height, htlc_txs)
+                self._ours[chan.channel_id] = close
+                self._ours_by_txid[ours.txid] = close
                 return
             for ctn in {chan.log.oldest_unrevoked[REMOTE], chan.log.latest[REMOTE]}:
                 theirs = txs.commitment(REMOTE, ctn)
@@ -113,6 +143,8 @@ class UnilateralResolver:
                         self._broadcast("to_remote", onchain.sweep_to_remote(
                             theirs, chan.secrets.payment_base, self.sweep_script,
                             SWEEP_FEE_SAT))
+                    if theirs.htlc_outputs():
+                        self._theirs[theirs.txid] = _TheirClose(chan, theirs)
                     return
         except ChannelError as exc:
             log.error("cannot resolve close of channel %s: %s", chan.channel_id.hex()[:16], exc)
@@ -123,6 +155,8 @@ class UnilateralResolver:
         nxt = height + 1
         for close in self._ours.values():
             self._progress_ours(close, nxt)
+        for their_close in self._theirs.values():
+            self._progress_theirs(their_close, nxt)
         ready = [p for p in self._delayed if p.ready_height <= nxt]
         self._delayed = [p for p in self._delayed if p.ready_height > nxt]
         for p in ready:
@@ -144,7 +178,7 @@ class UnilateralResolver:
                 continue
             local_sig = bolt3.sign_htlc_tx(htlc_tx, htlc_key, as_counterparty=False)
             if htlc_tx.success:
-                preimage = self.node.store.preimage(htlc_tx.htlc.payment_hash)
+                preimage = self._preimage(chan, htlc_tx.htlc.payment_hash)
                 if preimage is None:
                     continue
                 signed = bolt3.signed_htlc_success_tx(htlc_tx, remote_sig, local_sig, preimage)
@@ -157,3 +191,55 @@ class UnilateralResolver:
             self._awaiting[signed.txid] = (
                 delay, lambda h=htlc_tx, s=signed: onchain.sweep_htlc_tx_output(
                     h, s, delayed_key, self.sweep_script, SWEEP_FEE_SAT), label + "-sweep")
+
+    def _learn_preimage(self, chan: Channel, commitment: bolt3.CommitmentTx,
+                        txin: TxIn) -> None:
+        """``txin`` spends an output of ``commitment``: if that is an HTLC we offered and the
+        witness carries its preimage, we were paid downstream — settle upstream."""
+        out = next((o for o in commitment.outputs if o.index == txin.prevout.index), None)
+        if out is None or out.htlc is None:
+            return
+        ours_offered = (bolt3.HtlcDirection.OFFERED if commitment.txid in self._ours_by_txid
+                        else bolt3.HtlcDirection.RECEIVED)
+        if out.htlc.direction is not ours_offered:
+            return
+        for item in txin.witness:
+            if len(item) == 32 and sha256(item) == out.htlc.payment_hash:
+                log.info("preimage of htlc %d learned on chain", out.htlc.id)
+                self.node.payments.on_chain_fulfilled(chan, out.htlc.id, item)
+                return
+
+    def _progress_theirs(self, close: _TheirClose, nxt: int) -> None:
+        """Claim the HTLC outputs of the counterparty's commitment that are ours by now."""
+        chan, c = close.chan, close.commitment
+        htlc_key = derive_privkey(chan.secrets.htlc_base, c.keys.per_commitment_point)
+        for out in c.htlc_outputs():
+            htlc = out.htlc
+            if htlc is None or out.index in close.done:
+                continue
+            if htlc.direction is bolt3.HtlcDirection.OFFERED:   # offered to us: preimage
+                preimage = self._preimage(chan, htlc.payment_hash)
+                if preimage is None:
+                    continue
+                label = f"claim-received-{htlc.id}"
+                tx = onchain.claim_htlc_with_preimage(c, out, htlc_key, preimage,
+                                                      self.sweep_script, SWEEP_FEE_SAT)
+            else:                                               # we offered it: timeout
+                if nxt <= htlc.cltv_expiry:  # nLockTime must be below the including height
+                    continue
+                label = f"claim-offered-{htlc.id}"
+                tx = onchain.claim_htlc_after_timeout(c, out, htlc_key, self.sweep_script,
+                                                      SWEEP_FEE_SAT)
+            close.done.add(out.index)
+            self._broadcast(label, tx)
+
+    def _preimage(self, chan: Channel, payment_hash: bytes) -> bytes | None:
+        """A preimage we can claim ``payment_hash`` with: from the store (invoices, preimages
+        learned downstream), else from our channel's log (a fulfill we sent)."""
+        preimage = self.node.store.preimage(payment_hash)
+        if preimage is not None:
+            return preimage
+        for entry in chan.log.active.values():
+            if entry.htlc.payment_hash == payment_hash and entry.preimage is not None:
+                return entry.preimage
+        return None

@@ -111,3 +111,12 @@ class TestChain:
                 self.branch.staked.add(block.header.prevout_stake)  # stored, stake now used
                 raise ChainRejected(f"{result.reason}: {result.detail}")
             self.branch.add(block)
+            self._evict_conflicts(block.transactions)
+
+    def _evict_conflicts(self, confirmed: "tuple[Transaction, ...] | list[Transaction]") -> None:
+        """Drop pending txs that spend an outpoint a confirmed tx spent (a mempool evicts
+        double spends on block connection: a replaced penalty must not poison the next
+        block)."""
+        spent = {txin.prevout for tx in confirmed for txin in tx.inputs}
+        self.pending = [p for p in self.pending
+                        if not any(txin.prevout in spent for txin in p.inputs)]
