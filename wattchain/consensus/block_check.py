@@ -10,6 +10,7 @@ layer must therefore not mark a header invalid for these two reasons (``is_mutat
 
 from __future__ import annotations
 
+from wattchain.consensus.contract_rules import check_contract_outputs
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import check_coinstake_shape
@@ -89,3 +90,6 @@ def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bo
         sigops += legacy_sigop_count(tx)
     if sigops * WITNESS_SCALE_FACTOR > params.max_block_sigops_cost:
         raise BlockValidationError("bad-blk-sigops", "out-of-bounds SigOpCount")
+
+    # Contract outputs parse, and none in the coinbase/coinstake (contract_rules).
+    check_contract_outputs(block, params)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteError, CoinsViewCache
 from wattchain.consensus.context import ChainContext
+from wattchain.consensus.contract_rules import (BlockContracts, connect_contracts,
+                                                disconnect_contracts)
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import StakeCoin, check_proof_of_stake
@@ -202,8 +204,13 @@ def _connect_transactions(block: StakeBlock, cache: CoinsViewCache, height: int,
 def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
                   ctx: ChainContext | None, params: ChainParams,
                   script_check: bool = True, *,
-                  script_verifier: ScriptVerifier | None = None) -> BlockUndo:
+                  script_verifier: ScriptVerifier | None = None,
+                  contracts: BlockContracts | None = None) -> BlockUndo:
     """Apply ``block`` at ``height`` on top of ``view``; return what is needed to undo it.
+
+    ``contracts`` (the contract state at the parent, see :mod:`contract_rules`) executes the
+    block's contract outputs; afterwards ``contracts.execution`` holds receipts and undo.
+    None: blocks with contract outputs are invalid ("contracts-unavailable").
 
     ``ctx`` describes the parent (None only for the genesis, height 0). ``script_check=False``
     skips signature/script verification (e.g. below an assumed-valid block); every other rule
@@ -232,7 +239,8 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     finally:
         if scripts is not None:
             scripts.close()  # restore the switch interval on failure too
-    allowed = params.block_subsidy(height) + fees
+    allowed = params.block_subsidy(height) + fees + connect_contracts(  # contracts last
+        block, cache, height, params, tx_undo, fees, stake_reward, contracts)
     if stake_reward > allowed:
         raise BlockValidationError("bad-cs-amount",
                                    f"coinstake pays too much (actual={stake_reward} vs "
@@ -246,7 +254,8 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
 
 
 # ------------------------------------------------------------------------------ disconnect
-def disconnect_block(block: StakeBlock, undo: BlockUndo, view: CoinsViewCache) -> None:
+def disconnect_block(block: StakeBlock, undo: BlockUndo, view: CoinsViewCache, *,
+                     contracts: BlockContracts | None = None) -> None:
     """Exactly reverse :func:`connect_block`: remove the block's outputs, restore what it spent.
 
     Strict: any mismatch between the block, the undo data and the view raises
@@ -257,6 +266,7 @@ def disconnect_block(block: StakeBlock, undo: BlockUndo, view: CoinsViewCache) -
         raise DisconnectError("bad-undo-data", f"undo covers {len(undo.tx_undo)} txs, block "
                                                f"has {len(txs) - 1} non-coinbase txs")
     cache = CoinsViewCache(view)
+    disconnect_contracts(block, cache, contracts)  # contract outputs back, state undone
     block_height: int | None = None
     for position in range(len(txs) - 1, -1, -1):
         tx = txs[position]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from wattchain.contracts.params import ContractParams
 from wattchain.script.address import AddressFormat
 from wattchain.consensus.assemble import build_genesis_block
 from wattchain.consensus.target import target_to_bits
@@ -84,6 +85,8 @@ class ChainParams:
     genesis_message: bytes = _GENESIS_MESSAGE
     #: Outputs of the genesis coinbase: the coins the first stakers stake (regtest: configurable).
     premine: tuple[PremineOutput, ...] = field(default=())
+    # ---- contracts (gas bounds and schedule of the Qtum-style contract layer)
+    contracts: ContractParams = ContractParams()
 
     def __post_init__(self) -> None:
         if len(self.magic) != 4:

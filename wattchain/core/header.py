@@ -19,13 +19,23 @@ from functools import cached_property
 from typing import ClassVar, TypeAlias
 
 from wattchain.core.block import Block
-from wattchain.core.hashes import sha256d
+from wattchain.core.hashes import sha256, sha256d
 from wattchain.core.serialization import ByteReader, decode_exact, i32, u32, var_bytes
 from wattchain.core.tx import OutPoint, txid_to_hex
 
-#: Commitment to the contract state while contracts do not exist yet: SHA256d of nothing.
-#: A fixed, documented constant so every node computes the same header.
-EMPTY_STATE_ROOT = sha256d(b"")
+def _empty_state_root() -> bytes:
+    """Root of the empty 256-level sparse Merkle tree of the contract state
+    (``wattchain.contracts.smt.EMPTY_ROOT``: an empty leaf is 32 zero bytes, an inner node
+    ``sha256(0x01 || left || right)``). Recomputed here rather than imported so the core
+    package does not depend on the contract layer; a test pins the two equal."""
+    node = bytes(32)
+    for _ in range(256):
+        node = sha256(b"\x01" + node + node)
+    return node
+
+
+#: The contract state root of a chain without contract state (the genesis commits to it).
+EMPTY_STATE_ROOT = _empty_state_root()
 
 #: Upper bound on the signature field. A 65-byte compact recoverable signature is what the PoS
 #: rules expect; DER signatures are at most 73. 80 leaves room without letting a peer make us

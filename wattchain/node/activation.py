@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from wattchain.consensus.coins import CoinsViewCache
 from wattchain.consensus.connect import BlockUndo, connect_block, disconnect_block
+from wattchain.consensus.contract_rules import BlockContracts, ContractUndo
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.core.errors import DecodeError
 from wattchain.node import schema
@@ -170,13 +171,14 @@ class ChainActivator:
             raise ChainstateError(f"{entry!r} does not extend the tip")
         block = cs.read_block(entry)
         view = CoinsViewCache(cs.cache.view)
+        contracts = cs.contracts.binding()
         try:
             undo = connect_block(block, view, entry.height, chain_context(parent), cs.params,
-                                 script_verifier=cs.script_verifier)
+                                 script_verifier=cs.script_verifier, contracts=contracts)
         except BlockValidationError as exc:
-            self.mark_failed(entry)
+            self.mark_failed(entry)  # the contract hook left the state at the parent
             return exc.reason, exc.detail
-        self._commit_connect(entry, view, undo)
+        self._commit_connect(entry, view, undo, contracts)
         cs.events.connected(block, entry)
         return None
 
@@ -194,11 +196,17 @@ class ChainActivator:
         return True
 
     def _commit_connect(self, entry: BlockIndexEntry, view: CoinsViewCache,
-                        undo: BlockUndo) -> None:
+                        undo: BlockUndo, contracts: BlockContracts | None = None) -> None:
         cs = self.cs
         view.flush_into(cs.cache.view)
         cs.chain.set_tip(entry)
         batch = Batch()
+        execution = contracts.execution if contracts is not None else None
+        if execution is not None:
+            # Receipts by txid and the contract undo go with the block's connect batch; the
+            # state itself sits in the contract cache and flushes with the coins.
+            cs.contracts.put_receipts(batch, execution.receipts)
+            cs.contracts.put_undo(batch, entry.hash, ContractUndo(entry.height, execution.undo))
         done = BlockStatus.VALID_SCRIPTS | BlockStatus.HAVE_UNDO
         if entry.status & done != done:
             entry.status |= done
@@ -222,24 +230,31 @@ class ChainActivator:
         except (DecodeError, ValueError) as exc:
             raise StorageError(f"corrupt undo data for {entry!r}: {exc}") from exc
         view = CoinsViewCache(cs.cache.view)
+        contracts = cs.contracts.binding()
+        contracts.undo_record = cs.contracts.undo_record(entry.hash)
         try:
-            disconnect_block(block, undo, view)
+            disconnect_block(block, undo, view, contracts=contracts)
         except BlockValidationError as exc:
             raise StorageError(f"cannot disconnect {entry!r}: {exc}") from exc
         view.flush_into(cs.cache.view)
         cs.chain.set_tip(entry.parent)
-        self._commit(Batch())
+        batch = Batch()
+        cs.contracts.delete_receipts(batch, block)
+        self._commit(batch)
         cs.events.disconnected(block, entry)
 
     def _commit(self, batch: Batch) -> None:
         """Commit ``batch``, adding the coins flush (coins + best block) when it is due."""
         cs = self.cs
-        if cs.cache.should_flush():
+        if cs.cache.should_flush() or cs.contracts.should_flush():
             tip = cs.chain.tip
             assert tip is not None
+            # Coins, contract state and the best-block marker: one atomic batch.
             cs.cache.add_flush_to(batch, tip.hash)
+            cs.contracts.add_flush_to(batch)
             cs.store.commit(batch)
             cs.cache.flushed()
+            cs.contracts.flushed()
         else:
             cs.store.commit(batch)
 

@@ -10,6 +10,11 @@ Blocks are real Proof-of-Stake blocks: a coinbase paying value 0, a coinstake (t
 stakes one of the branch's key-owned coins whose kernel meets the retargeted difficulty and
 pays it back plus the subsidy (fees are simply not claimed), and a block signature by the
 staking key. Times default to one target spacing apart, so the difficulty stays put.
+
+Each branch keeps an in-memory contract state (SMT nodes shared between forks: they are
+content-addressed), so blocks with contract outputs carry the right ``state_root`` and end
+their coinstake with the execution's refunds, paid on top of the reward (the refunds of
+unused gas come out of the contract transactions' fees, which cover all their gas).
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from dataclasses import dataclass, replace
 from wattchain.consensus.assemble import build_block
 from wattchain.consensus.coins import CoinsViewCache
 from wattchain.consensus.connect import connect_block
+from wattchain.consensus.contract_rules import BlockContracts
 from wattchain.consensus.context import ListChainContext
 from wattchain.consensus.params import ChainParams, regtest_params
 from wattchain.consensus.pos import (StakeKernel, next_stake_modifier, next_target_bits,
                                      sign_block)
+from wattchain.contracts import (BlockExecution, BlockStateUndo, ContractFormatError,
+                                 ContractState, MemoryStore, default_registry, execute_block)
 from wattchain.core.hashes import hash160
 from wattchain.core.header import StakeBlock
 from wattchain.core.keys import public_key, sign_ecdsa
@@ -137,6 +145,12 @@ class Branch:
         #: so sibling branches never stake the same coin, as distinct honest stakers would not
         #: (the chainstate refuses a coin staked on two branches: "stake-already-used").
         self.staked: set[OutPoint] = set()
+        #: Contract state of this branch; nodes are shared by forks (content-addressed).
+        self.contract_nodes = MemoryStore()
+        self.contract_store = MemoryStore()
+        self.contract_root = genesis.header.state_root
+        self.contract_undos: list[BlockStateUndo | None] = [None]
+        self.registry = default_registry()
         self._add_outputs(genesis.transactions[0], 0, True)
 
     @property
@@ -153,7 +167,16 @@ class Branch:
         other.coins = dict(self.coins)
         other.blocks = list(self.blocks)
         other.modifiers = list(self.modifiers)
+        other.contract_store = MemoryStore()
+        other.contract_store.data = dict(self.contract_store.data)
+        other.contract_undos = list(self.contract_undos)
         if height is not None and height < self.height:
+            state = ContractState(other.contract_store, other.contract_nodes, self.contract_root)
+            for undo in reversed(other.contract_undos[height + 1:]):
+                if undo is not None:
+                    state.undo_block(undo)
+            other.contract_root = state.root
+            other.contract_undos = other.contract_undos[:height + 1]
             other.blocks = other.blocks[:height + 1]
             other.modifiers = other.modifiers[:height + 1]
             other.coins = {}
@@ -227,14 +250,43 @@ class Branch:
             time += step
         raise NoStakeError(f"no kernel found in {self.MAX_STAKE_SLOTS} slots")
 
-    def coinstake(self, stake: Spendable, height: int, reward: int | None = None) -> Transaction:
+    def coinstake(self, stake: Spendable, height: int, reward: int | None = None,
+                  refunds: Sequence[TxOut] = ()) -> Transaction:
         """A signed coinstake paying ``stake`` back to its key plus ``reward`` (default: the
-        full subsidy)."""
+        full subsidy), then the contract ``refunds``."""
         value = stake.output.value + (self.params.block_subsidy(height) if reward is None
                                       else reward)
         unsigned = Transaction(2, (TxIn(stake.outpoint, b"", 0xFFFFFFFF),),
-                               (TxOut(0, b""), TxOut(value, stake.output.script_pubkey)), 0)
+                               (TxOut(0, b""), TxOut(value, stake.output.script_pubkey),
+                                *refunds), 0)
         return sign_transaction(unsigned, [stake])
+
+    # ------------------------------------------------------------------ contracts
+    def _sender_of(self, transactions: Sequence[Transaction]):  # type: ignore[no-untyped-def]
+        created = {OutPoint(tx.txid, i): out.script_pubkey
+                   for tx in transactions for i, out in enumerate(tx.outputs)}
+
+        def sender_of(tx: Transaction) -> bytes:
+            prevout = tx.inputs[0].prevout
+            if prevout in created:
+                return created[prevout]
+            return self.coins[prevout].output.script_pubkey
+
+        return sender_of
+
+    def execute_contracts(self, transactions: Sequence[Transaction], height: int, time: int,
+                          *, commit: bool = False) -> BlockExecution:
+        """Run the contract outputs of ``transactions`` (the block's, after the coinstake)
+        on this branch's state: on a throwaway overlay, or for real with ``commit``."""
+        if commit:
+            state = ContractState(self.contract_store, self.contract_nodes, self.contract_root)
+        else:
+            store = MemoryStore()
+            store.data = dict(self.contract_store.data)
+            state = ContractState(store, self.contract_nodes, self.contract_root)
+        placeholder = Transaction(2, (), (), 0)  # position 0 (coinbase) holds no contracts
+        return execute_block([placeholder, *transactions], self._sender_of(transactions), state,
+                             height, time, self.params.contracts, self.registry)
 
     # ------------------------------------------------------------------ building
     def make_block(self, transactions: Sequence[Transaction] = (), *,
@@ -259,9 +311,18 @@ class Branch:
             stake, time = self.find_stake(earliest, bits, spent)  # type: ignore[arg-type]
         else:
             time = earliest
+        refunds: Sequence[TxOut] = ()
+        if "state_root" not in kwargs:
+            try:
+                execution = self.execute_contracts(transactions, height, time)
+            except ContractFormatError:
+                execution = None  # an invalid block on purpose: keep the parent's root
+            kwargs["state_root"] = (execution.state_root if execution is not None
+                                    else self.contract_root)
+            refunds = execution.refunds if execution is not None else ()
         block = build_block(tip.hash, height if coinbase_height is None else coinbase_height,
                             time, bits, transactions, params,
-                            coinstake=self.coinstake(stake, height, reward),
+                            coinstake=self.coinstake(stake, height, reward, refunds),
                             **kwargs)  # type: ignore[arg-type]
         if sign:
             assert stake.key is not None
@@ -274,6 +335,15 @@ class Branch:
         self.staked.add(block.header.prevout_stake)
         self.modifiers.append(next_stake_modifier(self.modifiers[-1],
                                                   block.header.prevout_stake.txid))
+        undo = None
+        try:
+            execution = self.execute_contracts(block.transactions[2:], self.height,
+                                               block.header.time, commit=True)
+            undo = execution.undo
+            self.contract_root = execution.state_root
+        except (ContractFormatError, KeyError):
+            pass  # an invalid block recorded on purpose: its contracts change nothing
+        self.contract_undos.append(undo)
         self._apply(block, self.height)
         return block
 
@@ -329,16 +399,36 @@ class Branch:
 def replay_stats(params: ChainParams, blocks: Sequence[StakeBlock]) -> UtxoStats:
     """UTXO-set stats of connecting ``blocks`` (genesis first) in memory: the reference a
     stored chainstate is compared with. Raises BlockValidationError if a block is invalid."""
+    return _replay(params, blocks)[0]
+
+
+def replay_state_root(params: ChainParams, blocks: Sequence[StakeBlock]) -> bytes:
+    """The contract state root after connecting ``blocks`` (genesis first) in memory."""
+    return _replay(params, blocks)[1]
+
+
+def replay_contract_state(params: ChainParams, blocks: Sequence[StakeBlock]
+                          ) -> tuple[bytes, dict[bytes, bytes]]:
+    """(state root, every state key and value) after connecting ``blocks`` in memory."""
+    store = MemoryStore()
+    root = _replay(params, blocks, store)[1]
+    return root, dict(store.data)
+
+
+def _replay(params: ChainParams, blocks: Sequence[StakeBlock],
+            store: MemoryStore | None = None) -> tuple[UtxoStats, bytes]:
     view = CoinsViewCache(EmptyCoinsView())
+    state = ContractState(store if store is not None else MemoryStore(), MemoryStore())
     ctx: ListChainContext | None = None
     for height, block in enumerate(blocks):
-        connect_block(block, view, height, ctx, params)
+        connect_block(block, view, height, ctx, params, contracts=BlockContracts(state))
         header = block.header
         ctx = (ListChainContext((header.time,), block.hash, header.bits) if ctx is None
                else ctx.extend(header.time, block.hash, header.bits,
                                next_stake_modifier(ctx.stake_modifier,
                                                    header.prevout_stake.txid)))
-    return utxo_stats(cache_coins(view), blocks[-1].hash if blocks else None, presorted=False)
+    return (utxo_stats(cache_coins(view), blocks[-1].hash if blocks else None,
+                       presorted=False), state.root)
 
 
 def chain_to(blocks_by_hash: dict[bytes, StakeBlock], tip_hash: bytes) -> list[StakeBlock]:

@@ -21,7 +21,9 @@ Chain selection itself (connect/disconnect/reorg) lives in :mod:`wattchain.node.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from wattchain.consensus.block_check import check_block, check_block_header
@@ -34,9 +36,12 @@ from wattchain.consensus.script_checks import ScriptVerifier
 from wattchain.consensus.target import block_proof
 from wattchain.core.errors import DecodeError
 from wattchain.core.header import StakeBlock, StakeBlockHeader, deserialize_stake_block
-from wattchain.core.tx import OutPoint
+from wattchain.contracts import (BlockContext, BlockExecution, Receipt, ViewResult, call_view,
+                                 execute_block)
+from wattchain.core.tx import OutPoint, Transaction
 from wattchain.node import schema
 from wattchain.node.activation import ChainActivator, ProcessResult, chain_context
+from wattchain.node.contract_db import DEFAULT_CONTRACT_CACHE_BYTES, ContractDB
 from wattchain.node.block_index import (ActiveChain, BlockIndex, BlockIndexEntry,
                                         EntryChainContext)
 from wattchain.node.errors import ChainstateError, StorageError
@@ -76,6 +81,9 @@ class Chainstate:
         self.chain = ActiveChain()
         self.coins_db = CoinsDB(store)
         self.cache = UtxoCache(self.coins_db, cache_bytes)
+        #: Contract state at the tip (cached; flushed with the coins), undo and receipts.
+        self.contracts = ContractDB(store, params,
+                                    DEFAULT_CONTRACT_CACHE_BYTES if cache_bytes else 0)
         self._activator = ChainActivator(self)
         self._stakes = StakeCoinFinder(self)
         #: Subscribers to connect/disconnect/tip notifications (mempool, staker, wallet).
@@ -134,7 +142,12 @@ class Chainstate:
         self._check_open()
         tip = self.chain.tip
         if tip is not None:
-            self.cache.flush(tip.hash)
+            batch = Batch()
+            self.cache.add_flush_to(batch, tip.hash)
+            self.contracts.add_flush_to(batch)
+            self.store.commit(batch)
+            self.cache.flushed()
+            self.contracts.flushed()
 
     def _check_open(self) -> None:
         if self.store.closed:
@@ -173,6 +186,8 @@ class Chainstate:
         if entry is None:
             raise StorageError("the UTXO set's best block is not in the block index")
         self.chain.set_tip(entry)
+        # The contract state flushed with the coins: it is at the best block's root.
+        self.contracts.set_root(entry.header.state_root)
         self._activator.reset_candidates()
 
     def _init_genesis(self) -> None:
@@ -361,6 +376,54 @@ class Chainstate:
         self._activator.disconnect_tip()
         return entry.hash
 
+    # ------------------------------------------------------------------ contracts
+    def contract_state_root(self) -> bytes:
+        """The contract state root at the tip (equals the tip header's ``state_root``)."""
+        self._check_open()
+        return self.contracts.root
+
+    def get_receipt(self, txid: bytes) -> list[Receipt]:
+        """Receipts of a confirmed transaction's contract outputs, in output order (empty for
+        an unknown txid or one without contract outputs)."""
+        self._check_open()
+        return self.contracts.get_receipts(txid)
+
+    def call_contract(self, contract: bytes, method: str, args: Sequence[Any] = (), *,
+                      sender: bytes = bytes(20), gas_limit: int | None = None) -> ViewResult:
+        """Run ``method`` read-only at the tip (``callcontract``); nothing is kept."""
+        self._check_open()
+        tip = self.tip_entry
+        limit = self.params.contracts.max_gas_per_tx if gas_limit is None else gas_limit
+        context = BlockContext(tip.height, tip.header.time, self.params.contracts,
+                               self.contracts.registry)
+        return call_view(self.contracts.overlay(), contract, method, list(args), sender,
+                         context, limit)
+
+    def preview_contracts(self, transactions: Sequence[Transaction], height: int,
+                          time: int) -> BlockExecution:
+        """Execute the contract outputs of a candidate block on the tip (``transactions``:
+        the block's transactions after the coinstake) on a throwaway overlay; the staker puts
+        ``state_root`` in the header and ``refunds`` at the end of the coinstake. Raises
+        ContractFormatError for transactions a block may not hold."""
+        self._check_open()
+        created: dict[OutPoint, bytes] = {}
+        for tx in transactions:
+            for index, out in enumerate(tx.outputs):
+                created[OutPoint(tx.txid, index)] = out.script_pubkey
+
+        def sender_of(tx: Transaction) -> bytes:
+            prevout = tx.inputs[0].prevout
+            if prevout in created:
+                return created[prevout]
+            coin = self.cache.get_coin(prevout)
+            if coin is None:
+                raise ChainstateError(f"input {prevout} of {tx.txid_hex} is not in the UTXO set")
+            return coin.output.script_pubkey
+
+        placeholder = Transaction(2, (), (), 0)  # position 0 (coinbase) holds no contracts
+        return execute_block([placeholder, *transactions], sender_of, self.contracts.overlay(),
+                             height, time, self.params.contracts, self.contracts.registry)
+
     # ------------------------------------------------------------------ reindex
     def reindex(self) -> UtxoStats:
         """Rebuild the UTXO set from the stored blocks: wipe coins, connect the genesis, then
@@ -371,6 +434,7 @@ class Chainstate:
         batch.put(schema.KEY_REINDEXING, b"\x01")
         self.store.commit(batch)
         self.cache.discard()
+        self.contracts.wipe()
         wipe = Batch()
         for key, _ in self.store.iterate_prefix(schema.PREFIX_COIN):
             wipe.delete(key)

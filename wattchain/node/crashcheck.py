@@ -8,7 +8,10 @@ the blocks in order and prints one line per newly processed block; the parent ki
 a random number of lines (plus sometimes a tiny random delay, or before it even finished
 opening). After each kill the parent reopens the datadir *without* activating anything and
 checks that the UTXO-set hash equals an in-memory replay of exactly the chain that ends at the
-stored best block, and that every block of that chain has its undo record.
+stored best block, and that every block of that chain has its undo record. The chain holds
+contract transactions too (a TSL token created on both branches, transfers in some blocks),
+and the stored contract state (root, every state key, a Merkle proof of each key against the
+root) must equal the same replay's: coins and contract state flush in one batch.
 """
 
 from __future__ import annotations
@@ -25,10 +28,17 @@ from pathlib import Path
 from wattchain.consensus.params import ChainParams
 from wattchain.core.header import StakeBlock, deserialize_stake_block
 from wattchain.node import schema
-from wattchain.node.chaingen import Branch, chain_to, generated_params, make_keys, replay_stats
+from wattchain.contracts import abi, call_script, contract_id, create_script
+from wattchain.contracts.smt import verify_proof
+from wattchain.core.hashes import hash160
+from wattchain.core.tx import Transaction, TxIn, TxOut
+from wattchain.node.chaingen import (Branch, chain_to, generated_params, make_keys,
+                                     replay_contract_state, replay_stats, sign_transaction)
 from wattchain.node.chainstate import Chainstate
 from wattchain.node.schema import BlockStatus
 
+_GAS = 200_000
+_PRICE = 40
 #: Clock the child passes to process_block: far after every generated block time.
 _NOW_OFFSET = 10**7
 
@@ -41,11 +51,36 @@ def scenario(seed: int, main_len: int = 16, fork_at: int = 8,
     params = generated_params(keys, outputs_per_key=4)
     rng = random.Random(seed)
     branch = Branch(params, keys)
-    main = [branch.random_block(rng, max_txs=5) for _ in range(main_len)]
+    main = [_contract_block(branch, rng) if height % 3 == 2 else branch.random_block(rng, 5)
+            for height in range(main_len)]
     fork = branch.fork(fork_at)
-    side = [fork.random_block(rng, max_txs=5) for _ in range(fork_len)]
+    side = [_contract_block(fork, rng) if height % 3 == 1 else fork.random_block(rng, 5)
+            for height in range(fork_len)]
     final = fork.blocks if fork_at + fork_len > main_len else branch.blocks
     return params, main + side, final
+
+
+def _contract_block(branch: Branch, rng: random.Random) -> StakeBlock:
+    """A block with one contract transaction: create the branch's TSL token, else transfer
+    some of it from key 0 to a random key."""
+    owner = branch.keys[0]
+    coin = max((c for c in branch.mature_coins() if c.key == owner),
+               key=lambda c: (c.output.value, c.outpoint.txid, c.outpoint.index))
+    tsl = getattr(branch, "crash_tsl", None)
+    if tsl is None:
+        payload = abi.encode_create("TslToken", 1, {})
+        out = TxOut(0, create_script(0, _GAS, _PRICE, payload))
+    else:
+        to = hash160(rng.choice(branch.keys).pubkey)
+        data = abi.encode_call("transfer", [to, rng.randint(1, 10**6)])
+        out = TxOut(0, call_script(0, _GAS, _PRICE, data, tsl))
+    fee = _GAS * _PRICE + 1000
+    tx = sign_transaction(Transaction(2, (TxIn(coin.outpoint, b"", 0xFFFFFFFE),),
+                                      (out, TxOut(coin.output.value - fee, owner.script_pubkey)),
+                                      0), [coin])
+    if tsl is None:
+        branch.crash_tsl = contract_id(tx.txid, 0)  # type: ignore[attr-defined]
+    return branch.add(branch.make_block([tx]))
 
 
 def write_blocks(path: Path, blocks: list[StakeBlock]) -> None:
@@ -98,6 +133,14 @@ def verify_datadir(datadir: Path, params: ChainParams,
         expected = replay_stats(params, chain)
         assert stored == expected, (f"UTXO set at height {tip.height} differs from a replay: "
                                     f"{stored.hash_hex} != {expected.hash_hex}")
+        root, values = replay_contract_state(params, chain)
+        assert cs.contract_state_root() == root, "contract state root differs from a replay"
+        stored_values = {key[1:]: value for key, value
+                         in cs.store.iterate_prefix(schema.PREFIX_CONTRACT_STATE)}
+        assert stored_values == values, "stored contract state differs from a replay"
+        for key, value in values.items():
+            assert verify_proof(root, key, value, cs.contracts.state.prove(key)), \
+                "contract state key not provable against the root"
         for block in chain[1:]:
             entry = cs.get_entry(block.hash)
             assert entry is not None and entry.status & BlockStatus.HAVE_UNDO, "undo flag lost"
@@ -121,7 +164,8 @@ def run_trials(workdir: Path, n_trials: int, seed: int = 0, max_lines: int = 6,
     datadir = workdir / f"run{run}"
     env = dict(os.environ, PYTHONHASHSEED="0")
     for trial in range(n_trials):
-        cache_bytes = 0 if run % 2 == 0 else 4_000  # write-through and write-back datadirs
+        # write-through, and write-back datadirs flushing most / a few of the blocks
+        cache_bytes = (0, 4_000, 12_000)[run % 3]
         child = subprocess.Popen(
             [sys.executable, "-m", "wattchain.node.crashcheck", str(seed), str(datadir),
              str(blocks_path), str(cache_bytes)],

@@ -30,7 +30,9 @@ from wattchain.core.tx import OutPoint, Transaction
 from wattchain.node.block_index import BlockIndexEntry, EntryChainContext
 from wattchain.node.mempool_entry import MempoolEntry
 from wattchain.node.mempool_graph import TxGraph
-from wattchain.node.policy import (MempoolPolicy, MempoolRejectError, check_standard_inputs,
+from wattchain.contracts import required_gas_fee
+from wattchain.node.policy import (MempoolPolicy, MempoolRejectError, check_contract_policy,
+                                   check_contract_sender, check_standard_inputs,
                                    check_standard_tx, fee_for, signals_rbf)
 from wattchain.script.checker import EcdsaVerifier
 from wattchain.script.errors import ScriptError
@@ -126,6 +128,7 @@ def check_transaction_for_pool(tx: Transaction, chain: ChainView, graph: TxGraph
     if is_coinstake(tx):
         raise MempoolRejectError("coinstake", "coinstake as an individual transaction")
     check_standard_tx(tx, policy)
+    contract_outs = check_contract_policy(tx, policy, params.contracts)
     tip = chain.tip_entry
     next_height = tip.height + 1
     if not is_final_tx(tx, next_height, tip.median_time_past()):
@@ -174,13 +177,16 @@ def check_transaction_for_pool(tx: Transaction, chain: ChainView, graph: TxGraph
     except TxValidationError as exc:
         raise _reject(exc) from None
     check_standard_inputs(tx, coins)
+    if contract_outs:
+        check_contract_sender(coins)
     sigop_cost = transaction_sigop_cost(tx, coins, STANDARD_FLAGS)
     if sigop_cost > policy.max_tx_sigops_cost:
         raise MempoolRejectError("bad-txns-too-many-sigops", f"{sigop_cost}")
 
     vsize = tx.vsize
     if check_fees:
-        needed = fee_for(policy.min_relay_fee_rate, vsize)
+        # A contract transaction's fee pays its gas first (consensus), then the relay fee.
+        needed = fee_for(policy.min_relay_fee_rate, vsize) + required_gas_fee(contract_outs)
         if fee < needed:
             raise MempoolRejectError("min relay fee not met", f"{fee} < {needed}")
         floor = fee_for(min_fee_rate, vsize) if min_fee_rate else 0

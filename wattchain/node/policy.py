@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wattchain.consensus.coins import Coin
+from wattchain.contracts import (ContractFormatError, ContractOutput, ContractParams,
+                                 contract_outputs, is_contract_script, sender_account)
 from wattchain.core.tx import Transaction, TxOut
 from wattchain.script.opcodes import Op
 from wattchain.script.script import (ScriptParseError, count_sigops, is_push_only,
@@ -86,6 +88,8 @@ class MempoolPolicy:
     permit_bare_multisig: bool = True
     #: Half-life of the rolling minimum fee raised by evictions (Core: 12 hours).
     rolling_fee_halflife: int = 12 * 3600
+    #: Lowest gas price relayed for contract outputs (Qtum's -mingasprice default: 40).
+    min_gas_price: int = 40
 
 
 # ------------------------------------------------------------------------------ fee rates
@@ -135,6 +139,8 @@ def check_standard_tx(tx: Transaction, policy: MempoolPolicy) -> None:
             raise MempoolRejectError("scriptsig-not-pushonly", f"input {index}")
     data_outputs = 0
     for index, out in enumerate(tx.outputs):
+        if is_contract_script(out.script_pubkey):
+            continue  # standard; parsed and priced by check_contract_policy
         if not is_standard_script_pubkey(out.script_pubkey,
                                          max_datacarrier_bytes=policy.max_datacarrier_bytes,
                                          permit_bare_multisig=True):
@@ -152,6 +158,31 @@ def check_standard_tx(tx: Transaction, policy: MempoolPolicy) -> None:
         raise MempoolRejectError("multi-op-return", "more than one OP_RETURN output")
     if tx.base_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
         raise MempoolRejectError("tx-size-small", f"non-witness size {tx.base_size}")
+
+
+# ------------------------------------------------------------------------------ contracts
+def check_contract_policy(tx: Transaction, policy: MempoolPolicy,
+                          params: ContractParams) -> list[tuple[int, ContractOutput]]:
+    """Contract outputs must parse under consensus (the parser's reason otherwise) and
+    offer at least the policy's gas price. Returns them for the fee and sender checks."""
+    try:
+        found = contract_outputs(tx, params)
+    except ContractFormatError as exc:
+        raise MempoolRejectError(exc.reason, str(exc)) from None
+    for index, output in found:
+        if output.gas_price < policy.min_gas_price:
+            raise MempoolRejectError("contract-gas-price-too-low",
+                                     f"output {index}: {output.gas_price} < "
+                                     f"{policy.min_gas_price}")
+    return found
+
+
+def check_contract_sender(coins: Sequence[Coin]) -> None:
+    """The coin spent by input 0 must own the calls (a key-hash script)."""
+    try:
+        sender_account(coins[0].output.script_pubkey)
+    except ContractFormatError as exc:
+        raise MempoolRejectError(exc.reason, str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -213,6 +244,6 @@ def signals_rbf(tx: Transaction) -> bool:
 
 
 __all__ = [
-    "MempoolPolicy", "MempoolRejectError", "fee_for", "fee_rate", "dust_threshold", "is_dust",
+    "MempoolPolicy", "MempoolRejectError", "check_contract_policy", "check_contract_sender", "fee_for", "fee_rate", "dust_threshold", "is_dust",
     "check_standard_tx", "check_standard_inputs", "signals_rbf",
 ]

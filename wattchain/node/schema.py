@@ -10,6 +10,10 @@ collide and a prefix scan lists one kind::
     b"u" + block hash (32)    -> BlockUndo.serialize() for a block that was connected once
     b"B"                      -> hash of the block the UTXO set corresponds to ("best block")
     b"R"                      -> present while a reindex is under way (restart it on open)
+    b"S" + state key          -> contract state value (flushed with the coins, contract_db)
+    b"N" + node hash (32)     -> sparse Merkle tree node of the contract state
+    b"s" + block hash (32)    -> ContractUndo.serialize() (height + state undo) of a block
+    b"r" + txid (32)          -> msgpack list of the tx's serialized contract Receipts
 
 The coin key puts the output index big-endian so that LevelDB's byte order is (txid, index)
 numeric order: the UTXO-set hash iterates coins in exactly that order.
@@ -28,7 +32,7 @@ from enum import IntFlag
 from wattchain.core.tx import OutPoint
 
 #: Bump when any record format below changes; an unknown version refuses to open.
-DB_FORMAT_VERSION = 1
+DB_FORMAT_VERSION = 2  # 2: contract state, undo and receipt records
 
 PREFIX_VERSION = b"V"
 PREFIX_BLOCK = b"b"
@@ -37,6 +41,10 @@ PREFIX_COIN = b"C"
 PREFIX_UNDO = b"u"
 KEY_BEST_BLOCK = b"B"
 KEY_REINDEXING = b"R"
+PREFIX_CONTRACT_STATE = b"S"
+PREFIX_CONTRACT_NODE = b"N"
+PREFIX_CONTRACT_UNDO = b"s"
+PREFIX_RECEIPT = b"r"
 
 _COIN_KEY_LEN = 1 + 32 + 4
 _INDEX_HEAD = struct.Struct("<II32sI")  # status, height, chain work (BE bytes), tx count
@@ -82,6 +90,14 @@ def index_key(block_hash: bytes) -> bytes:
 
 def undo_key(block_hash: bytes) -> bytes:
     return PREFIX_UNDO + _check_hash(block_hash)
+
+
+def contract_undo_key(block_hash: bytes) -> bytes:
+    return PREFIX_CONTRACT_UNDO + _check_hash(block_hash)
+
+
+def receipt_key(txid: bytes) -> bytes:
+    return PREFIX_RECEIPT + _check_hash(txid)
 
 
 def coin_key(outpoint: OutPoint) -> bytes:

@@ -9,7 +9,9 @@ not take on trust before it signs a block with its own key:
   nor by an earlier transaction; a transaction failing this is dropped, and so are its
   in-block descendants (their inputs then are missing too);
 - the fee is inputs minus outputs, never negative, and is what the coinstake may claim;
-- the budgets: a source that overshoots has its surplus dropped from the end.
+- the budgets: a source that overshoots has its surplus dropped from the end; that includes
+  the block gas budget of contract outputs (``max_gas``), and a transaction whose contract
+  outputs do not parse is dropped. Contract outputs never become spendable coins.
 
 Script and policy checks are the mempool's job; the staker submits its block through
 ``Chainstate.process_block`` like any other, so a bad transaction costs a block, not validity.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wattchain.consensus.coins import Coin
+from wattchain.contracts import ContractFormatError, ContractParams, contract_outputs
 from wattchain.core.tx import OutPoint, Transaction, TxOut
 from wattchain.script.flags import CONSENSUS_FLAGS
 from wattchain.consensus.tx_verify import transaction_sigop_cost
@@ -60,13 +63,16 @@ class FilledTransactions:
 def fill_transactions(selected: Iterable[Transaction],
                       get_coin: Callable[[OutPoint], Coin | None],
                       reserved: frozenset[OutPoint], height: int,
-                      max_weight: int, max_sigops_cost: int) -> FilledTransactions:
+                      max_weight: int, max_sigops_cost: int, *,
+                      contract_params: ContractParams | None = None) -> FilledTransactions:
     """Keep the transactions of ``selected`` that can go into a block at ``height`` (see the
-    module docstring). ``reserved`` are the outpoints the coinstake spends."""
+    module docstring). ``reserved`` are the outpoints the coinstake spends.
+    ``contract_params`` (default: ContractParams()) bounds the block's gas."""
+    contract_params = contract_params or ContractParams()
     created: dict[OutPoint, TxOut] = {}
     spent: set[OutPoint] = set(reserved)
     kept: list[Transaction] = []
-    fees = weight = sigops = dropped = 0
+    fees = weight = sigops = dropped = gas = 0
     for tx in selected:
         coins: list[Coin] = []
         usable = not tx.is_coinbase()
@@ -90,15 +96,25 @@ def fill_transactions(selected: Iterable[Transaction],
         if not usable or fee < 0:
             dropped += 1
             continue
+        try:
+            contract = contract_outputs(tx, contract_params)
+        except ContractFormatError:
+            dropped += 1
+            continue
+        tx_gas = sum(output.gas_limit for _, output in contract)
         cost = transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
-        if weight + tx.weight > max_weight or sigops + cost > max_sigops_cost:
+        if (weight + tx.weight > max_weight or sigops + cost > max_sigops_cost
+                or gas + tx_gas > contract_params.max_gas_per_block):
             dropped += 1
             continue
         kept.append(tx)
         spent |= seen
         txid = tx.txid
+        contract_indices = {index for index, _ in contract}
         for index, out in enumerate(tx.outputs):
-            created[OutPoint(txid, index)] = out
+            if index not in contract_indices:
+                created[OutPoint(txid, index)] = out
+        gas += tx_gas
         fees += fee
         weight += tx.weight
         sigops += cost

@@ -31,7 +31,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,8 @@ from wattchain.consensus.pos import StakeKernel, next_target_bits, sign_block
 from wattchain.consensus.target import bits_to_target, block_proof
 from wattchain.consensus.tx_verify import is_coinstake, transaction_sigop_cost
 from wattchain.core.header import StakeBlock
-from wattchain.core.tx import OutPoint, Transaction
+from wattchain.contracts import ContractFormatError
+from wattchain.core.tx import OutPoint, Transaction, TxOut
 from wattchain.node.block_index import BlockIndexEntry, EntryChainContext
 from wattchain.node.coinstake import (CoinstakePlan, StakePolicy, StakingKeys, build_coinstake,
                                       plan_coinstake, sign_coinstake)
@@ -266,14 +267,28 @@ class Staker:
         max_sigops = params.max_block_sigops_cost - stake_sigops
         selected = self.source.select_for_block(max(0, max_weight), max(0, max_sigops))
         filled = fill_transactions(selected, self.chainstate.get_coin, plan.spent_outpoints,
-                                   height, max(0, max_weight), max(0, max_sigops))
-        coinstake = self._coinstake(plan, subsidy + filled.fees)
+                                   height, max(0, max_weight), max(0, max_sigops),
+                                   contract_params=params.contracts)
+        # The contract outputs run on a throwaway copy of the tip state: the header commits
+        # to the new root and the coinstake ends with the refunds (contract_rules). Unused
+        # gas comes out of the fees claimed; a failed output's value is paid on top.
+        try:
+            execution = self.chainstate.preview_contracts(filled.transactions, height, slot)
+        except ContractFormatError as exc:
+            log.warning("candidate block has invalid contract outputs (%s); skipped", exc)
+            return None
+        gas_refund = sum((r.gas_limit - r.gas_used) * r.gas_price for r in execution.receipts)
+        coinstake = self._coinstake(plan, subsidy + filled.fees - gas_refund, execution.refunds)
         block = build_block(tip.hash, height, slot, bits, filled.transactions, params,
-                            coinstake=coinstake)
+                            coinstake=coinstake, state_root=execution.state_root)
         return sign_block(block, block_key.secret, block_key.compressed)
 
-    def _coinstake(self, plan: CoinstakePlan, reward: int) -> Transaction:
+    def _coinstake(self, plan: CoinstakePlan, reward: int,
+                   refunds: Sequence[TxOut] = ()) -> Transaction:
         unsigned = build_coinstake(plan, reward, self.policy)
+        if refunds:
+            unsigned = Transaction(unsigned.version, unsigned.inputs,
+                                   unsigned.outputs + tuple(refunds), unsigned.locktime)
         return sign_coinstake(unsigned, plan, self.keys.signing_provider)
 
     # ------------------------------------------------------------------ loop

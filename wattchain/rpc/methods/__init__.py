@@ -8,7 +8,7 @@ decide which arguments to parse as JSON, so client and server cannot disagree.
 
 from __future__ import annotations
 
-from wattchain.rpc.methods import (blockchain, control, mempool, network, psbt,
+from wattchain.rpc.methods import (blockchain, contracts, control, mempool, network, psbt,
                                    rawtransactions, staking, util, waits, wallet)
 from wattchain.rpc.methods.base import Handler, RpcContext, RpcMethod
 
@@ -19,7 +19,7 @@ def all_methods() -> dict[str, RpcMethod]:
     """Every method by name, in Core's category order."""
     table: dict[str, RpcMethod] = {}
     for module in (blockchain, control, mempool, network, rawtransactions, psbt, util, wallet,
-                   staking, waits):
+                   staking, contracts, waits):
         for method in module.METHODS:
             if method.name in table:
                 raise ValueError(f"duplicate RPC method {method.name}")
