@@ -23,9 +23,20 @@ def test_tsl_metadata_and_supply():
     assert [h.view(tsl, m) for m in ("name", "symbol", "decimals", "totalSupply")] == \
         ["TSL", "TSL", 8, TSL_TOTAL_SUPPLY]
     assert h.view(tsl, "balanceOf", CREATOR.account) == TSL_TOTAL_SUPPLY
-    # creation arguments cannot smuggle in another supply
-    receipt = h.block(h.tx(CREATOR, h.create_output("TslToken", {"supply": 1}))).receipts[0]
-    assert (receipt.status, receipt.excepted) == ("revert", "TslToken takes no creation arguments")
+    # a second TslToken (another billion) cannot be created on the same chain, with or
+    # without arguments, and the failed attempts leave the first supply untouched
+    for args in ({}, {"supply": 1}):
+        receipt = h.block(h.tx(CREATOR, h.create_output("TslToken", args))).receipts[0]
+        assert (receipt.status, receipt.excepted) == ("revert",
+                                                      "TslToken already exists on this chain")
+    assert h.view(tsl, "totalSupply") == TSL_TOTAL_SUPPLY
+    # on a fresh chain, creation arguments cannot smuggle in another supply
+    fresh = Harness()
+    first = fresh.block(fresh.tx(CREATOR, fresh.create_output("TslToken", {"supply": 1})))
+    assert (first.receipts[0].status, first.receipts[0].excepted) == (
+        "revert", "TslToken takes no creation arguments")
+    tsl2 = fresh.create(CREATOR, "TslToken", {})  # the reverted attempt claimed nothing
+    assert fresh.view(tsl2, "totalSupply") == TSL_TOTAL_SUPPLY
     # and there is no callable that creates supply
     from wattchain.contracts.tsl import TslToken
     assert set(TslToken.externals()) == {"name", "symbol", "decimals", "totalSupply",

@@ -40,6 +40,11 @@ def meta_key(contract_id: bytes) -> bytes:
     return b"m" + contract_id
 
 
+def singleton_key(class_name: str) -> bytes:
+    """Where the id of a chain-wide singleton contract (TSL, WATT) is recorded."""
+    return b"1" + class_name.encode()
+
+
 def storage_key(contract_id: bytes, key: bytes) -> bytes:
     return b"s" + contract_id + key
 
@@ -121,6 +126,13 @@ class Runtime:
                                 f"v{payload.version}")
         if self.state.get(meta_key(contract_id)) is not None:
             raise ContractError("contract already exists")
+        if getattr(cls, "SINGLETON", False):
+            # TSL's billion is created once per chain, not once per deployment: a second
+            # TslToken would be a second billion (and a second WATT a second energy ledger).
+            self.meter.charge(self.gas.storage_read, "singleton lookup")
+            if self.state.get(singleton_key(cls.NAME)) is not None:
+                raise ContractError(f"{cls.NAME} already exists on this chain")
+            self.state.set(singleton_key(cls.NAME), contract_id)
         self.meter.charge(self.gas.storage_write_new, "create")
         self.state.set(meta_key(contract_id), abi.pack([cls.NAME, cls.VERSION]))
         frame = Frame(self, contract_id, sender, value, 0)

@@ -19,6 +19,8 @@ TSL_TOTAL_SUPPLY = 1_000_000_000 * 10**TSL_DECIMALS
 class TslToken(Token):
     NAME = "TslToken"
     VERSION = 1
+    #: One per chain (runtime.singleton_key records its id).
+    SINGLETON = True
     TOKEN_NAME = "TSL"
     TOKEN_SYMBOL = "TSL"
     TOKEN_DECIMALS = TSL_DECIMALS

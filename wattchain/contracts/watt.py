@@ -45,6 +45,8 @@ def reading_digest(watt: bytes, kind: str, device: bytes, interval_start: int,
 class WattToken(Token):
     NAME = "WattToken"
     VERSION = 1
+    #: One per chain (runtime.singleton_key records its id).
+    SINGLETON = True
     TOKEN_NAME = "WATT"
     TOKEN_SYMBOL = "WATT"
     TOKEN_DECIMALS = WATT_DECIMALS
