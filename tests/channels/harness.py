@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
 
+from wattchain.channels.guards import Guards, guard
 from wattchain.channels.node import ChannelNode, NodeConfig
 from wattchain.channels.state import Channel
 from wattchain.channels.store import ChannelStore
@@ -42,6 +43,29 @@ def make_node(chain: TestChain, tmp: Path, name: str, cls: type[ChannelNode] = C
     node.watcher = BreachWatcher(node)  # type: ignore[attr-defined]
     chain.subscribe(node.watcher)  # type: ignore[attr-defined]
     return node
+
+
+def make_guarded(chain: TestChain, tmp: Path, name: str, config: NodeConfig = CONFIG
+                 ) -> tuple[ChannelNode, Guards]:
+    """A node with all its guards attached the way an embedding does it (``guard`` with the
+    chainstate: catching up first, which after a restart rebuilds on-chain resolution)."""
+    store = ChannelStore(tmp / f"{name}.db", sync=False)
+    node = ChannelNode(secret(name), store, funding=chain, broadcaster=chain, config=config,
+                       height=chain.height)
+    return node, guard(node, chain.subscribe, chain=chain.chainstate)
+
+
+async def restart(chain: TestChain, tmp: Path, name: str, node: ChannelNode, guards: Guards,
+                  config: NodeConfig = CONFIG) -> tuple[ChannelNode, Guards]:
+    """Stop ``node`` (unsubscribing it and its guards, closing its store) and start a fresh
+    one on the same store, as a process restart does."""
+    await node.stop()
+    for listener in (node, node.outbox, guards.watcher, guards.resolver, guards.deadlines):
+        chain.chainstate.events.unsubscribe(listener)
+    node.store.close()
+    fresh, fresh_guards = make_guarded(chain, tmp, name, config)
+    await fresh.start()
+    return fresh, fresh_guards
 
 
 async def open_ready(chain: TestChain, a: ChannelNode, b: ChannelNode, funding_sat: int,

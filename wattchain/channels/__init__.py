@@ -16,7 +16,11 @@ Part A (this layer, pure and synchronous — no I/O, no clocks):
 Part B (update protocol, persistence, routing, EV charging) builds on these modules. Its
 chain-side safety — breach watcher (``watcher``), unilateral-close resolver (``resolver``) and
 HTLC deadline enforcer (``deadline``) — is attached to a node in one call by
-:func:`wattchain.channels.guards.guard`.
+:func:`wattchain.channels.guards.guard`. It survives restarts and reorgs: every broadcast goes
+through the node's ``outbox`` (re-sent when a reorg drops it), and ``recovery`` rebuilds the
+guards' state at start by replaying the recent chain (where to look is persisted per channel).
+``service`` embeds a channel node in the daemon (``channels=1``; RPCs in
+``wattchain.rpc.methods.channels``).
 """
 
 from wattchain.channels.errors import (ChannelError, CommitmentError, KeyDerivationError,

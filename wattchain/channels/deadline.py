@@ -50,12 +50,16 @@ class DeadlineEnforcer:
         self.failed: list[tuple[bytes, int, str]] = []
 
     def block_connected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
-        for cid, chan in list(self.node.channels.items()):
+        self.check(entry.height)
+
+    def check(self, height: int) -> None:
+        """Fail every open channel with an HTLC past its deadline at ``height``."""
+        for chan in list(self.node.channels.values()):
             if chan.phase not in (Phase.OPEN, Phase.SHUTDOWN) or not chan.local_sig:
                 continue
-            reason = self.expired(chan, entry.height)
+            reason = self.expired(chan, height)
             if reason is not None:
-                self._fail(chan, entry.height, reason)
+                self._fail(chan, height, reason)
 
     def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
         pass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +24,7 @@ from wattchain.channels import messages as m
 from wattchain.channels.errors import ChannelError
 from wattchain.channels.htlclog import LOCAL, REMOTE
 from wattchain.channels.opening import ChannelOpener
+from wattchain.channels.outbox import Outbox
 from wattchain.channels.payments import PaymentEngine
 from wattchain.channels.peer import WS_PATH, ChannelPeer, accept_ws, connect_ws, run_peer
 from wattchain.channels.router import ChannelGraph
@@ -44,9 +45,11 @@ log = logging.getLogger(__name__)
 class FundingSource(Protocol):
     """Pays channel funding outputs (a wallet; ``WalletFunding`` adapts ``Wallet``)."""
 
-    def fund(self, script_pubkey: bytes, amount_sat: int) -> Transaction:
+    def fund(self, script_pubkey: bytes, amount_sat: int
+             ) -> "Transaction | Awaitable[Transaction]":
         """A signed transaction with an output of exactly ``amount_sat`` to
-        ``script_pubkey``."""
+        ``script_pubkey`` (or an awaitable of it: a daemon funds on its chainstate
+        thread)."""
 
 
 class Broadcaster(Protocol):
@@ -83,12 +86,16 @@ class ChannelNode:
     def __init__(self, node_secret: bytes, store: ChannelStore, *,
                  funding: FundingSource | None, broadcaster: Broadcaster,
                  config: NodeConfig = NodeConfig(), graph: ChannelGraph | None = None,
-                 height: int = 0) -> None:
+                 height: int = 0, close_script: bytes | None = None) -> None:
         self.node_secret = node_secret
         self.node_id = public_key(node_secret)
         self.store = store
         self.funding = funding
         self.broadcaster = broadcaster
+        #: Where closes, sweeps and penalties pay (a wallet address in a daemon).
+        self.close_script = close_script
+        #: Every broadcast goes through it (re-sent after a reorg or a restart).
+        self.outbox = Outbox(broadcaster)
         self.config = config
         self.graph = graph if graph is not None else ChannelGraph()
         #: Best chain height seen (for CLTV checks); updated by block_connected.
@@ -99,7 +106,6 @@ class ChannelNode:
         self.peers: dict[bytes, ChannelPeer] = {}
         self.payments = PaymentEngine(self)
         self.opening = ChannelOpener(self)
-        self._funding_tx_height: dict[bytes, int] = {}
         self._closing: dict[bytes, asyncio.Future[Transaction]] = {}
         self._ready_waiters: dict[bytes, asyncio.Future[None]] = {}
         self._commit_scheduled: set[bytes] = set()
@@ -260,29 +266,53 @@ class ChannelNode:
         self.send(chan, msg)
         self._notify_ready(chan)
 
+    def broadcast(self, tx: Transaction) -> None:
+        """Hand ``tx`` to the network through the outbox (everything we broadcast does)."""
+        self.outbox.broadcast(tx)
+
     # ------------------------------------------------------------------ chain events
     def block_connected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
-        """Chainstate listener: funding confirmations and spends of funding outputs."""
+        """Chainstate listener: funding confirmations and spends of funding outputs (their
+        heights are persisted: they tell :mod:`.recovery` what to rescan after a restart)."""
         self.height = entry.height
+        funding = {(c.funding_txid, c.funding_index): c for c in self.channels.values()}
+        txids = {tx.txid for tx in block.transactions}
         for tx in block.transactions:
-            for cid, chan in self.channels.items():
-                if tx.txid == chan.funding_txid:
-                    self._funding_tx_height[cid] = entry.height
-        for cid, chan in list(self.channels.items()):
-            h = self._funding_tx_height.get(cid)
+            for txin in tx.inputs:
+                chan = funding.get((txin.prevout.txid, txin.prevout.index))
+                if chan is not None and chan.spent_height is None:
+                    chan.spent_height = entry.height
+                    self.save(chan)
+        for chan in list(self.channels.values()):
+            if chan.funding_height is None and chan.funding_txid in txids:
+                chan.funding_height = entry.height
+                self.save(chan)
+            h = chan.funding_height
             if h is not None and chan.funding_depth < chan.minimum_depth:
                 chan.funding_depth = entry.height - h + 1
                 self._maybe_send_ready(chan)
-            if chan.closing_txid is not None and any(tx.txid == chan.closing_txid
-                                                     for tx in block.transactions):
+            if chan.closing_txid in txids and chan.phase is not Phase.CLOSED:
                 chan.phase = Phase.CLOSED
                 self.save(chan)
 
     def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
+        """A reorg: forget the heights of funding txs and funding spends in ``block`` (they
+        are seen again if they confirm on the new chain)."""
         self.height = entry.height - 1
+        for chan in list(self.channels.values()):
+            changed = False
+            if chan.spent_height == entry.height:
+                chan.spent_height = None
+                changed = True
+            if chan.funding_height == entry.height:
+                chan.funding_height = None
+                changed = True
+            if changed:
+                self.save(chan)
 
     def tip_changed(self, tip: "BlockIndexEntry") -> None:
-        pass
+        if self.channels:
+            self.store.set_scanned(tip.height)
 
     # ------------------------------------------------------------------ updates
     def schedule_commit(self, chan: Channel) -> None:
@@ -372,6 +402,8 @@ class ChannelNode:
         return self.config.feerate_per_kw * self.config.closing_weight // 1000
 
     def default_close_script(self) -> bytes:
+        if self.close_script is not None:
+            return self.close_script
         return p2wpkh(hash160(self.node_id))
 
     async def close_channel(self, channel_id: bytes, script: bytes | None = None) -> Transaction:
@@ -411,7 +443,7 @@ class ChannelNode:
         if echo is not None:
             self.send(chan, echo)
         if tx is not None:
-            self.broadcaster.broadcast(tx)
+            self.broadcast(tx)
             fut = self._closing.get(chan.channel_id)
             if fut is None:
                 fut = asyncio.get_running_loop().create_future()
@@ -431,7 +463,8 @@ class ChannelNode:
         chan = self.channels[channel_id]
         tx = chan.txs.signed_local_commitment()
         chan.phase = Phase.CLOSING
+        chan.force_closed = True
         self.save(chan)
-        self.broadcaster.broadcast(tx)
+        self.broadcast(tx)
         return tx
 

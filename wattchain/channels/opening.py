@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import os
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,8 @@ class ChannelOpener:
         accept = await fut
         assert isinstance(accept, m.AcceptChannel)
         script = funding_output_script(bp.funding_pubkey, accept.funding_pubkey)
-        funding_tx = self.node.funding.fund(script, funding_sat)
+        funded = self.node.funding.fund(script, funding_sat)
+        funding_tx = await funded if inspect.isawaitable(funded) else funded
         index = next(i for i, o in enumerate(funding_tx.outputs)
                      if o.script_pubkey == script and o.value == funding_sat)
         cid = channel_id_from_funding(funding_tx.txid, index)
@@ -106,7 +108,7 @@ class ChannelOpener:
         assert peer.node_id is not None
         self.node._adopt(chan, peer.node_id)
         self.node.save(chan)  # before broadcasting: we can always close with commitment 0
-        self.node.broadcaster.broadcast(funding_tx)
+        self.node.broadcast(funding_tx)
         return chan
 
     def _on_open_channel(self, peer: ChannelPeer, msg: m.OpenChannel) -> None:

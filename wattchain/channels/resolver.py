@@ -56,6 +56,10 @@ class _Pending:
     ready_height: int
     build: object  # () -> Transaction
     label: str
+    #: The confirmed second-stage tx whose output this sweeps, and the commitment it spends
+    #: (a reorg that takes either off the chain cancels the sweep).
+    parent: bytes = b""
+    commitment: bytes = b""
 
 
 @dataclass
@@ -87,12 +91,13 @@ class UnilateralResolver:
         self._theirs: dict[bytes, _TheirClose] = {}
         self._ours_by_txid: dict[bytes, _OurClose] = {}
         self._delayed: list[_Pending] = []
-        #: Second-stage HTLC txs broadcast, by txid: their sweep waits for them to confirm.
-        self._awaiting: dict[bytes, tuple[int, object, str]] = {}
+        #: Second-stage HTLC txs broadcast, by txid: their sweep waits for them to confirm
+        #: (``ready_height`` holds the CSV delay until then).
+        self._awaiting: dict[bytes, _Pending] = {}
 
     def _broadcast(self, label: str, tx: Transaction) -> None:
         self.broadcasts.append((label, tx))
-        self.node.broadcaster.broadcast(tx)
+        self.node.broadcast(tx)
 
     # ------------------------------------------------------------------ listener
     def block_connected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
@@ -100,8 +105,9 @@ class UnilateralResolver:
         for tx in block.transactions:
             waiting = self._awaiting.pop(tx.txid, None)
             if waiting is not None:
-                delay, build, label = waiting
-                self._delayed.append(_Pending(entry.height + delay, build, label))
+                self._delayed.append(_Pending(entry.height + waiting.ready_height,
+                                              waiting.build, waiting.label, tx.txid,
+                                              waiting.commitment))
             for txin in tx.inputs:
                 chan = funding.get((txin.prevout.txid, txin.prevout.index))
                 if chan is not None:
@@ -116,7 +122,27 @@ class UnilateralResolver:
         self._progress(entry.height)
 
     def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
-        pass
+        """A reorg: a commitment that left the chain is forgotten with everything derived
+        from it (it is resolved afresh, at its new height, if it confirms again); a
+        second-stage tx that left waits again for its confirmation; an HTLC output the
+        counterparty had taken is claimable again. Our own txs are re-sent by the outbox."""
+        for tx in block.transactions:
+            close = self._ours_by_txid.pop(tx.txid, None)
+            if close is not None:
+                self._ours.pop(close.chan.channel_id, None)
+            if close is not None or self._theirs.pop(tx.txid, None) is not None:
+                self._delayed = [p for p in self._delayed if p.commitment != tx.txid]
+                self._awaiting = {k: p for k, p in self._awaiting.items()
+                                  if p.commitment != tx.txid}
+                continue
+            for p in [p for p in self._delayed if p.parent == tx.txid]:
+                self._delayed.remove(p)
+                self._awaiting[tx.txid] = _Pending(
+                    p.ready_height - entry.height, p.build, p.label, b"", p.commitment)
+            for txin in tx.inputs:
+                theirs = self._theirs.get(txin.prevout.txid)
+                if theirs is not None and tx.txid not in self.node.outbox.sent:
+                    theirs.done.discard(txin.prevout.index)
 
     def tip_changed(self, tip: "BlockIndexEntry") -> None:
         pass
@@ -188,9 +214,10 @@ class UnilateralResolver:
                 signed = bolt3.signed_htlc_timeout_tx(htlc_tx, remote_sig, local_sig)
             close.done.add(label)
             self._broadcast(label, signed)
-            self._awaiting[signed.txid] = (
+            self._awaiting[signed.txid] = _Pending(
                 delay, lambda h=htlc_tx, s=signed: onchain.sweep_htlc_tx_output(
-                    h, s, delayed_key, self.sweep_script, SWEEP_FEE_SAT), label + "-sweep")
+                    h, s, delayed_key, self.sweep_script, SWEEP_FEE_SAT), label + "-sweep",
+                b"", c.txid)
 
     def _learn_preimage(self, chan: Channel, commitment: bolt3.CommitmentTx,
                         txin: TxIn) -> None:

@@ -163,6 +163,14 @@ class Channel:
         self.closing_txid: bytes | None = None
         #: Confirmations of the funding tx seen so far (set by the node from chain events).
         self.funding_depth = 0
+        #: Height of the block holding the funding tx, and of the block holding the tx that
+        #: spent the funding output (any close). Persisted so that after a restart the node
+        #: knows which stretch of chain to rescan to rebuild its on-chain resolution.
+        self.funding_height: int | None = None
+        self.spent_height: int | None = None
+        #: We broadcast our own commitment (unilateral close): re-broadcast it after a restart
+        #: or a reorg until it confirms.
+        self.force_closed = False
         self._txs: Any = None
 
     # ------------------------------------------------------------------ helpers
@@ -403,6 +411,7 @@ class Channel:
             "rdy": [self.sent_ready, self.received_ready],
             "sd": [self.local_shutdown_script, self.remote_shutdown_script],
             "cf": self.closing_fee_sat, "ct": self.closing_txid, "fd": self.funding_depth,
+            "fh": self.funding_height, "sh": self.spent_height, "fc": self.force_closed,
         }
 
     @classmethod
@@ -424,6 +433,9 @@ class Channel:
         chan.local_shutdown_script, chan.remote_shutdown_script = rec["sd"]
         chan.closing_fee_sat, chan.closing_txid = rec["cf"], rec["ct"]
         chan.funding_depth = rec["fd"]
+        # Absent in records written before on-chain resolution became restart-safe.
+        chan.funding_height, chan.spent_height = rec.get("fh"), rec.get("sh")
+        chan.force_closed = bool(rec.get("fc", False))
         return chan
 
 

@@ -6,6 +6,8 @@ Layout (every key format in this one place)::
     b"h" + channel_id + proposer + id(8 BE)  -> msgpack HTLC log entry (only changed ones written)
     b"p" + payment_hash                     -> payment preimage we can claim with (invoices)
     b"n" + channel_id                       -> the counterparty's node id
+    b"t"                                    -> height (8 BE) of the last chain tip seen
+    b"k"                                    -> this node's secret key (its identity)
 
 Why per-entry HTLC keys: the header is small and rewritten on every transition, while the HTLC
 log grows with every payment; writing only the entries a transition touched keeps a transition
@@ -15,6 +17,7 @@ one batch, so a crash leaves either the state before or the state after a transi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ PREFIX_CHANNEL = b"c"
 PREFIX_HTLC = b"h"
 PREFIX_PREIMAGE = b"p"
 PREFIX_PEER = b"n"
+KEY_SCANNED = b"t"
+KEY_NODE_SECRET = b"k"
 
 
 class ChannelStoreError(ChannelError):
@@ -92,6 +97,29 @@ class ChannelStore:
 
     def load_all(self) -> list[Channel]:
         return [self.load(cid) for cid in list(self.channel_ids())]
+
+    def node_secret(self) -> bytes:
+        """This node's identity key, created (randomly) on first use: a daemon's channel
+        node keeps its id across restarts, and its channels stay with the right peers."""
+        secret = self.kv.get(KEY_NODE_SECRET)
+        if secret is None:
+            secret = os.urandom(32)
+            batch = Batch()
+            batch.put(KEY_NODE_SECRET, secret)
+            self.kv.commit(batch)
+        return secret
+
+    # ------------------------------------------------------------------ chain position
+    def set_scanned(self, height: int) -> None:
+        """Remember the chain tip height the node has processed (where a rescan after a
+        restart must begin looking for spends of funding outputs)."""
+        batch = Batch()
+        batch.put(KEY_SCANNED, height.to_bytes(8, "big"))
+        self.kv.commit(batch)
+
+    def scanned(self) -> int | None:
+        raw = self.kv.get(KEY_SCANNED)
+        return None if raw is None else int.from_bytes(raw, "big")
 
     # ------------------------------------------------------------------ invoices
     def add_preimage(self, payment_hash: bytes, preimage: bytes) -> None:

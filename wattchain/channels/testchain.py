@@ -113,6 +113,23 @@ class TestChain:
             self.branch.add(block)
             self._evict_conflicts(block.transactions)
 
+    def reorg(self, depth: int, n: int | None = None) -> None:
+        """Replace the top ``depth`` blocks with ``n`` (default ``depth + 1``) empty blocks of
+        a fork, which overtakes the current chain: the chainstate disconnects and connects
+        blocks as in any reorg. Pending broadcasts stay pending."""
+        n = depth + 1 if n is None else n
+        branch = self.branch.fork(self.branch.height - depth)
+        for _ in range(n):
+            block = branch.make_block([])
+            self.now = max(self.now, block.header.time + 1)
+            result = self.chainstate.process_block(block, self.now)
+            if not result.accepted:
+                raise ChainRejected(f"{result.reason}: {result.detail}")
+            branch.add(block)
+        if self.chainstate.tip.hash != branch.tip.hash:
+            raise ChainRejected("the fork did not become the active chain")
+        self.branch = branch
+
     def _evict_conflicts(self, confirmed: "tuple[Transaction, ...] | list[Transaction]") -> None:
         """Drop pending txs that spend an outpoint a confirmed tx spent (a mempool evicts
         double spends on block connection: a replaced penalty must not poison the next

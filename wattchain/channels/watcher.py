@@ -65,6 +65,8 @@ class BreachWatcher:
         self.htlc_penalties: list[Transaction] = []
         #: Breaches being punished, by txid of the revoked commitment.
         self.breaches: dict[bytes, Breach] = {}
+        #: Breaches (by revoked txid) that got outputs back in a reorg under way.
+        self._reorged: set[bytes] = set()
 
     def block_connected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
         funding = {(c.funding_txid, c.funding_index): c for c in self.node.channels.values()}
@@ -91,10 +93,27 @@ class BreachWatcher:
             self._broadcast_penalty(breach)
 
     def block_disconnected(self, block: "StakeBlock", entry: "BlockIndexEntry") -> None:
-        pass
+        """A reorg: a revoked commitment that left the chain is forgotten (it is punished
+        afresh if it confirms again); an output the cheater took in ``block`` is ours to take
+        again, so the main penalty is rebuilt with it. Our own penalties in ``block`` are
+        re-sent by the node's outbox."""
+        for tx in block.transactions:
+            if self.breaches.pop(tx.txid, None) is not None:
+                continue
+            for txin in tx.inputs:
+                breach = self.breaches.get(txin.prevout.txid)
+                if breach is not None and tx.txid not in breach.ours:
+                    breach.lost.discard(txin.prevout.index)
+                    self._reorged.add(breach.revoked.txid)
 
     def tip_changed(self, tip: "BlockIndexEntry") -> None:
-        pass
+        """After a reorg (all disconnects and connects done): rebuild the penalties of
+        breaches that got outputs back and are still on chain."""
+        reorged, self._reorged = self._reorged, set()
+        for txid in reorged:
+            breach = self.breaches.get(txid)
+            if breach is not None:
+                self._broadcast_penalty(breach)
 
     def _breach_of(self, chan: Channel, tx: Transaction) -> Breach | None:
         txs = chan.txs
@@ -148,7 +167,7 @@ class BreachWatcher:
         log.warning("broadcasting penalty %s", penalty.txid_hex)
         breach.ours.add(penalty.txid)
         self.penalties[breach.chan.channel_id] = penalty
-        self.node.broadcaster.broadcast(penalty)
+        self.node.broadcast(penalty)
 
     def _punish_second_stage(self, breach: Breach, tx: Transaction) -> None:
         """``tx`` spent an output of the revoked commitment: if it is a second-stage HTLC tx,
@@ -164,4 +183,4 @@ class BreachWatcher:
                     tx.txid_hex, penalty.txid_hex)
         breach.ours.add(penalty.txid)
         self.htlc_penalties.append(penalty)
-        self.node.broadcaster.broadcast(penalty)
+        self.node.broadcast(penalty)

@@ -29,8 +29,9 @@ WALLET_DIRNAME = "wallet"
 NETWORKS = ("main", "test", "regtest")
 
 _LIST_KEYS = {"addnode", "connect", "premine", "rpcauth"}
-_BOOL_KEYS = {"staking", "wallet", "rest", "listen", "discover", "printtoconsole"}
-_INT_KEYS = {"port", "rpcport", "maxconnections", "maxoutbound", "dbcache", "maxmempool"}
+_BOOL_KEYS = {"staking", "wallet", "rest", "listen", "discover", "printtoconsole", "channels"}
+_INT_KEYS = {"port", "rpcport", "maxconnections", "maxoutbound", "dbcache", "maxmempool",
+             "channelport"}
 _STR_KEYS = {"network", "bind", "rpcbind", "rpcuser", "rpcpassword", "loglevel", "logformat",
              "walletpassphrase", "poslimit"}
 KNOWN_KEYS = _LIST_KEYS | _BOOL_KEYS | _INT_KEYS | _STR_KEYS
@@ -111,6 +112,10 @@ class NodeConfig:
     loglevel: str = "info"
     logformat: str = "text"           # or "json"
     printtoconsole: bool = True
+    #: Run a payment-channel node (wattchain.channels) funded by the wallet.
+    channels: bool = False
+    #: Its WebSocket port (None: 9735, Lightning's; 0: any free port).
+    channelport: int | None = None
 
     def chain_params(self) -> ChainParams:
         """The network's parameters, with the regtest premine applied."""

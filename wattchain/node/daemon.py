@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wattchain.channels.service import ChannelService
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.script_checks import ScriptVerifier
 from wattchain.node.chainstate import Chainstate
@@ -86,6 +87,7 @@ class Node:
         self.staker: Staker | None = None
         self.rpc: RpcServer | None = None
         self.services: NodeServices | None = None
+        self.channels: ChannelService | None = None
         self._verifier: ScriptVerifier | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -137,9 +139,13 @@ class Node:
                                  source=self.mempool, clock=self.clock)
             if not config.staking:
                 self.staker.disable()
+        if config.channels:
+            self.channels = await ChannelService.start(
+                self.datadir, self.p2p, self.chainstate, self.wallet, host=config.bind,
+                port=config.channelport)
         self.services = NodeServices(params, self.chainstate, self.mempool, self.p2p,
                                      self.wallet, self.staker, shutdown=self.shutdown,
-                                     clock=self.clock)
+                                     clock=self.clock, channels=self.channels)
         self.rpc = RpcServer(self.services, host=config.rpcbind, port=config.rpc_port,
                              datadir=self.datadir, rpcuser=config.rpcuser,
                              rpcpassword=config.rpcpassword, rest=config.rest)
@@ -187,6 +193,12 @@ class Node:
         if self.rpc is not None:
             await self.rpc.stop()
             self.rpc = None
+        if self.channels is not None:
+            try:
+                await self.channels.stop()  # needs the P2P node's chainstate thread
+            except Exception:  # noqa: BLE001 - keep shutting down
+                log.exception("could not stop the channel node cleanly")
+            self.channels = None
         if self.p2p is not None:
             await self.p2p.stop()  # after this no other thread touches the chainstate
             self.p2p = None

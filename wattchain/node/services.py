@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from wattchain import __version__ as _package_version
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from wattchain.channels.service import ChannelService
     from wattchain.consensus.params import ChainParams
     from wattchain.node.chainstate import Chainstate
     from wattchain.node.mempool import Mempool
@@ -57,6 +58,8 @@ class NodeServices:
     user_agent: str = f"/wattchain:{_package_version}/"
     #: The node's clock ("now" for mempool acceptance and uptime); tests pass a fixed one.
     clock: Callable[[], float] = time.time
+    #: The payment-channel service (``channels=1``), or None.
+    channels: "ChannelService | None" = None
 
     def __post_init__(self) -> None:
         if self.started_at is None:

@@ -8,8 +8,9 @@ decide which arguments to parse as JSON, so client and server cannot disagree.
 
 from __future__ import annotations
 
-from wattchain.rpc.methods import (blockchain, contracts, control, mempool, network, psbt,
-                                   rawtransactions, staking, util, waits, wallet)
+from wattchain.rpc.methods import (blockchain, channels, contracts, control, mempool, meters,
+                                   network, psbt, rawtransactions, staking, util, waits,
+                                   wallet)
 from wattchain.rpc.methods.base import Handler, RpcContext, RpcMethod
 
 __all__ = ["Handler", "RpcContext", "RpcMethod", "all_methods"]
@@ -19,7 +20,7 @@ def all_methods() -> dict[str, RpcMethod]:
     """Every method by name, in Core's category order."""
     table: dict[str, RpcMethod] = {}
     for module in (blockchain, control, mempool, network, rawtransactions, psbt, util, wallet,
-                   staking, contracts, waits):
+                   staking, contracts, meters, channels, waits):
         for method in module.METHODS:
             if method.name in table:
                 raise ValueError(f"duplicate RPC method {method.name}")
