@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from wattchain.channels.demo import add_demo_parser  # the demo pulls in aiohttp/channels
     add_demo_parser(sub)
+    from wattchain.sim.cli import add_sim_parser
+    add_sim_parser(sub)
     return parser
 
 

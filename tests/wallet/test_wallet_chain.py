@@ -327,3 +327,33 @@ def test_incoming_payment_double_spent_by_its_sender_stops_counting(tmp_path: Pa
     assert balances["untrusted_pending"] == 0 and balances["trusted"] == 0
     assert wallet.list_unspent(0) == []
     wallet.close()
+
+
+def test_spent_history_is_skipped_but_comes_back_when_its_spend_leaves_the_chain(
+        tmp_path: Path, chain: Chain) -> None:
+    """coins() skips transactions whose outputs all have confirmed spenders (a busy wallet
+    would otherwise re-examine its whole history on every send); a reorg that unconfirms the
+    spend, then abandoning it, must bring the coin back."""
+    wallet = open_wallet(tmp_path / "w", chain)
+    wallet.attach(chain.cs)
+    pay = chain.payment(_script(wallet, wallet.get_new_address()), 2 * COIN)
+    chain.mine([pay])
+    fork_point = chain.branch.fork()
+    send = wallet.send_to_address(chain_address(chain, wallet), COIN, 1_000)
+    chain.mine([send])
+    coins = wallet.ledger.coins()
+    assert [c.outpoint.txid for c in coins] == [send.txid]   # the change only
+    assert pay.txid in wallet.ledger._settled                # skipped from now on
+    change_script = coins[0].output.script_pubkey
+    assert wallet.ledger.coins(script=change_script) == coins
+    assert wallet.ledger.coins(script=pay.outputs[0].script_pubkey) == []
+    assert wallet.ledger.coins(script=chain.keys[1].script_pubkey) == []   # not ours
+    chain.mine(branch=fork_point)
+    chain.mine(branch=fork_point)
+    assert chain.cs.tip.hash == fork_point.tip.hash
+    assert pay.txid not in wallet.ledger._settled            # its spend left the chain
+    wallet.abandon_transaction(send.txid)
+    [coin] = wallet.ledger.coins()
+    assert coin.outpoint.txid == pay.txid and coin.output.value == 2 * COIN
+    assert wallet.get_balances()["mine"]["trusted"] == Decimal(2)
+    wallet.close()

@@ -249,7 +249,14 @@ class MessageHandler:
                 return   # another copy of a block pushed to us by several peers at once
             if header.prev_hash != node.tip_hash and not relay.is_known(header.prev_hash):
                 # Core processes an unsolicited block only if it builds on a block we have
-                # just seen (our tip, or a sibling race); anything else is unrequested data.
+                # just seen (our tip, or a sibling race). A parent whose header we know (we
+                # are still connecting it: a busy node's tip lags the blocks its peers sent
+                # it) makes this an honest push that came early: take it as a header
+                # announcement, fetched by getdata when its turn comes. A parent we never
+                # heard of makes it unrequested data.
+                if await node.run(node.sync.knows_header, header.prev_hash):
+                    await self._on_headers(peer, Headers((header,)))
+                    return
                 node.misbehave(peer, SCORE_UNREQUESTED_BLOCK, "unrequested block")
                 return
             if block_hash in relay.failed:

@@ -113,6 +113,10 @@ class ChainSync:
         entry = self.cs.get_entry(block_hash)
         return entry if entry is not None else self.tree.get(block_hash)
 
+    def knows_header(self, block_hash: bytes) -> bool:
+        """Whether ``block_hash`` is in the block index or the tree of announced headers."""
+        return self._lookup(block_hash) is not None
+
     def best_header_height(self) -> int:
         tip = self.cs.tip_entry
         best = self._best

@@ -79,6 +79,13 @@ class Ledger:
         self.spenders: dict[OutPoint, set[bytes]] = {}
         self.tip_height = -1
         self.tip_hash: bytes | None = None
+        #: Transactions every owned output of which has a *confirmed* spender: they add
+        #: nothing to :meth:`coins`, which then skips them instead of re-examining the whole
+        #: history on every spend (a busy wallet holds thousands). An entry only goes stale
+        #: when a spender leaves the chain or the wallet (unconfirm/forget drop its parents)
+        #: or the keyring learns a script (the set is rebuilt).
+        self._settled: set[bytes] = set()
+        self._settled_scripts = -1
 
     # ------------------------------------------------------------------ recording
     def load(self, records: Iterable[tuple[bytes, dict[str, Any]]]) -> None:
@@ -142,11 +149,14 @@ class Ledger:
             self.forget(txid, batch)
             return
         wtx.block_hash, wtx.height, wtx.block_pos, wtx.block_time = None, None, 0, 0
+        self._unsettle_parents(wtx)
         store.put_tx(batch, txid, wtx.to_record())
 
     def forget(self, txid: bytes, batch: Batch) -> None:
         """Drop ``txid`` from the wallet (its inputs become unspent again for us)."""
         wtx = self.txs.pop(txid)
+        self._settled.discard(txid)
+        self._unsettle_parents(wtx)
         for txin in wtx.tx.inputs:
             spenders = self.spenders.get(txin.prevout)
             if spenders is not None:
@@ -212,13 +222,44 @@ class Ledger:
         return all(self.is_trusted(self.txs[txin.prevout.txid], seen)
                    for txin in wtx.tx.inputs)
 
+    def _unsettle_parents(self, wtx: WalletTx) -> None:
+        for txin in wtx.tx.inputs:
+            self._settled.discard(txin.prevout.txid)
+
+    def _is_settled(self, wtx: WalletTx) -> bool:
+        """Every output of ours has a confirmed spender (see ``_settled``)."""
+        scripts, txid = self.keyring.scripts, wtx.txid
+        for index, out in enumerate(wtx.tx.outputs):
+            if out.script_pubkey in scripts and not any(
+                    self.txs[spender].height is not None
+                    for spender in self.spenders.get(OutPoint(txid, index), ())):
+                return False
+        return True
+
     def is_spent(self, outpoint: OutPoint) -> bool:
         return any(self.depth(self.txs[txid]) >= 0 for txid in self.spenders.get(outpoint, ()))
 
-    def coins(self, *, include_immature: bool = False) -> list[OwnedCoin]:
-        """Unspent outputs the wallet follows (mine and watch-only), oldest first."""
+    def coins(self, *, include_immature: bool = False,
+              script: bytes | None = None) -> list[OwnedCoin]:
+        """Unspent outputs the wallet follows (mine and watch-only), oldest first; only those
+        paying ``script`` when it is given (a contract sender's coins, without examining the
+        status of every other transaction)."""
         result = []
-        for wtx in sorted(self.txs.values(), key=_order):
+        scripts = self.keyring.scripts
+        if len(scripts) != self._settled_scripts:
+            self._settled.clear()
+            self._settled_scripts = len(scripts)
+        settled = self._settled
+        pending = [wtx for txid, wtx in self.txs.items() if txid not in settled]
+        if script is not None:
+            if script not in scripts:
+                return []
+            pending = [wtx for wtx in pending
+                       if any(out.script_pubkey == script for out in wtx.tx.outputs)]
+        for wtx in sorted(pending, key=_order):
+            if self._is_settled(wtx):
+                settled.add(wtx.txid)
+                continue
             depth = self.depth(wtx)
             if depth < 0 or (wtx.is_generated and depth == 0):
                 continue
@@ -226,7 +267,8 @@ class Ledger:
                 continue
             trusted = self.is_trusted(wtx)
             for index, out in enumerate(wtx.tx.outputs):
-                if out.script_pubkey not in self.keyring.scripts:
+                if out.script_pubkey not in scripts or (script is not None
+                                                        and out.script_pubkey != script):
                     continue
                 outpoint = OutPoint(wtx.txid, index)
                 if self.is_spent(outpoint):

@@ -177,9 +177,8 @@ def build_contract_tx(wallet: Any, out: TxOut, sender_script: bytes | None,
     """A signed transaction: the sender's coin -> ``out`` + change to the sender; and the
     sender's script."""
     wallet.require_unlocked()
-    candidates = [c for c in wallet.ledger.coins()
-                  if c.spendable and c.trusted and c.outpoint not in wallet.locked_coins
-                  and (sender_script is None or c.output.script_pubkey == sender_script)]
+    candidates = [c for c in wallet.ledger.coins(script=sender_script)
+                  if c.spendable and c.trusted and c.outpoint not in wallet.locked_coins]
     owned = []
     for coin in candidates:
         try:
