@@ -1,4 +1,4 @@
-"""Build the optional compiled signature core (wattchain/script/_sigcore.pyx).
+"""Build the optional compiled extensions (signature core, hash fast paths, block loop).
 
 Everything else lives in pyproject.toml. The extension is optional: without Cython or a working
 C compiler the install still succeeds (with a warning) and :mod:`wattchain.script.sigcore` falls
@@ -34,9 +34,17 @@ except ImportError:  # no Cython: pure-Python install
 else:
     ext_modules = cythonize(
         [Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
-                   optional=True),
+                   depends=["wattchain/script/_sigcore.pxd"], optional=True),
          # BIP143 midstates and digests for the block pipeline (wattchain.script.fastpaths).
          Extension("wattchain.script._fastpaths", ["wattchain/script/_fastpaths.pyx"],
+                   include_dirs=["wattchain/script"],
+                   depends=["wattchain/script/_fastpaths.pxd",
+                            "wattchain/script/sha256_shani.h"], optional=True),
+         # The block loop's common transactions in C (wattchain.consensus.connect_fast).
+         Extension("wattchain.consensus._connect_fast",
+                   ["wattchain/consensus/_connect_fast.pyx"],
+                   depends=["wattchain/consensus/_fast_bytes.pxd", "wattchain/script/_sigcore.pxd",
+                            "wattchain/script/_fastpaths.pxd"],
                    optional=True)],
         language_level=3,
         quiet=True,

@@ -342,6 +342,17 @@ class CoinsViewCache:
         self.clear()
 
     def _batch_write(self, child_entries: dict[tuple[bytes, int], _Entry]) -> None:
+        # The compiled copy (wattchain.consensus._connect_fast) does exactly this loop; imported
+        # here, at call time, because that module is built on this one.
+        from wattchain.consensus.connect_fast import compiled_batch_write
+        fast = compiled_batch_write()
+        if fast is not None:
+            fast(self, child_entries)
+            return
+        self._batch_write_py(child_entries)
+
+    def _batch_write_py(self, child_entries: dict[tuple[bytes, int], _Entry]) -> None:
+        """The reference :meth:`_batch_write`."""
         entries = self._entries
         usage = self._usage
         get = entries.get

@@ -15,10 +15,12 @@ caller's job and must have passed before ``connect_block`` is called.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteError, CoinsViewCache
+from wattchain.consensus.connect_fast import compiled_loop
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.contract_rules import (BlockContracts, connect_contracts,
                                                 disconnect_contracts)
@@ -138,67 +140,91 @@ def _connect_genesis(block: StakeBlock, view: CoinsViewCache, params: ChainParam
 
 
 # ------------------------------------------------------------------------------ connect
+class _Totals:
+    """The running totals of one block's transaction loop (local to one connect_block call):
+    shared by the Python loop body and the compiled fast path, which hands transactions it
+    does not handle itself to :func:`_connect_tx`."""
+
+    __slots__ = ("fees", "stake_reward", "sigops", "tx_undo")
+
+    def __init__(self) -> None:
+        self.fees = 0
+        self.stake_reward = 0
+        self.sigops = 0
+        self.tx_undo: list[tuple[Coin, ...]] = []
+
+
+def _connect_tx(totals: _Totals, position: int, tx: Transaction, block: StakeBlock,
+                cache: CoinsViewCache, height: int, ctx: ChainContext, params: ChainParams,
+                scripts: BlockScripts | None) -> None:
+    """One transaction of :func:`_connect_transactions`: its input rules, its share of the
+    sigop limit, spending its inputs and adding its outputs in ``cache``, and queueing its
+    script checks on ``scripts``. The reference every faster path must agree with."""
+    coinstake = position == 1  # pos_block is established by connect_block
+    if position == 0:
+        coins: list[Coin] = []
+    else:
+        # Each spent coin is looked up once (and spent at once: this cache is private and
+        # dropped on failure); the list serves every rule below and becomes the undo data.
+        try:
+            coins = cache.spend_inputs([txin.prevout for txin in tx.inputs])
+            fee = check_tx_input_coins(tx, coins, height, params, coinstake=coinstake)
+        except CoinNotFoundError as exc:
+            outpoint = exc.outpoint  # type: ignore[attr-defined]
+            missing = TxValidationError("bad-txns-inputs-missingorspent",
+                                        f"input {outpoint} missing or spent")
+            raise BlockValidationError(missing.reason,
+                                       f"tx {tx.txid_hex}: {missing.detail}") from missing
+        except TxValidationError as exc:
+            raise BlockValidationError(exc.reason, f"tx {tx.txid_hex}: {exc.detail}") from exc
+        if coinstake:
+            totals.stake_reward = -fee
+            # The kernel and signature again, now against the coin this branch's UTXO set
+            # really holds (the storage layer checked them before storing the block, from
+            # a lookup that may have walked a side branch).
+            check_proof_of_stake(block.header, ctx, stake_coin(coins[0], ctx), params)
+        else:
+            totals.fees += fee
+            if not 0 <= totals.fees <= params.max_money:
+                raise BlockValidationError("bad-txns-accumulated-fee-outofrange",
+                                           "accumulated fee in the block out of range")
+        if _has_relative_lock(tx) and not check_sequence_locks(
+                tx, CONSENSUS_LOCKTIME_FLAGS, [coin.height for coin in coins], ctx):
+            raise BlockValidationError("bad-txns-nonfinal",
+                                       f"contains a non-BIP68-final transaction {tx.txid_hex}")
+
+    totals.sigops += transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
+    if totals.sigops > params.max_block_sigops_cost:
+        raise BlockValidationError("bad-blk-sigops", "too many sigops")
+
+    if position:
+        if scripts is not None:
+            scripts.add(tx, coins)
+        totals.tx_undo.append(tuple(coins))
+    _add_outputs(cache, tx, height, position == 0, coinstake)
+
+
 def _connect_transactions(block: StakeBlock, cache: CoinsViewCache, height: int,
                           ctx: ChainContext, params: ChainParams,
-                          scripts: BlockScripts | None) -> tuple[int, int, list[tuple[Coin, ...]]]:
+                          scripts: BlockScripts | None, *,
+                          fast: bool | None = None) -> tuple[int, int, list[tuple[Coin, ...]]]:
     """The per-transaction part of :func:`connect_block`: every input rule, the sigop limit,
     spending the inputs and adding the outputs in ``cache``, and queueing each input's script
-    checks on ``scripts``. Returns (fees, stake reward, undo data)."""
-    txs = block.transactions
-    fees = 0
-    stake_reward = 0
-    sigops = 0
-    max_sigops = params.max_block_sigops_cost
-    max_money = params.max_money
-    tx_undo: list[tuple[Coin, ...]] = []
-    add_scripts = scripts.add if scripts is not None else None
-    spend_inputs = cache.spend_inputs
-    for position, tx in enumerate(txs):
-        coinstake = position == 1  # pos_block is established above
-        if position == 0:
-            coins: list[Coin] = []
-        else:
-            # Each spent coin is looked up once (and spent at once: this cache is private and
-            # dropped on failure); the list serves every rule below and becomes the undo data.
-            try:
-                coins = spend_inputs([txin.prevout for txin in tx.inputs])
-                fee = check_tx_input_coins(tx, coins, height, params, coinstake=coinstake)
-            except CoinNotFoundError as exc:
-                outpoint = exc.outpoint  # type: ignore[attr-defined]
-                missing = TxValidationError("bad-txns-inputs-missingorspent",
-                                            f"input {outpoint} missing or spent")
-                raise BlockValidationError(missing.reason,
-                                           f"tx {tx.txid_hex}: {missing.detail}") from missing
-            except TxValidationError as exc:
-                raise BlockValidationError(exc.reason,
-                                           f"tx {tx.txid_hex}: {exc.detail}") from exc
-            if coinstake:
-                stake_reward = -fee
-                # The kernel and signature again, now against the coin this branch's UTXO set
-                # really holds (the storage layer checked them before storing the block, from
-                # a lookup that may have walked a side branch).
-                check_proof_of_stake(block.header, ctx, stake_coin(coins[0], ctx), params)
-            else:
-                fees += fee
-                if not 0 <= fees <= max_money:
-                    raise BlockValidationError("bad-txns-accumulated-fee-outofrange",
-                                               "accumulated fee in the block out of range")
-            if _has_relative_lock(tx) and not check_sequence_locks(
-                    tx, CONSENSUS_LOCKTIME_FLAGS, [coin.height for coin in coins], ctx):
-                raise BlockValidationError("bad-txns-nonfinal",
-                                           f"contains a non-BIP68-final transaction {tx.txid_hex}")
+    checks on ``scripts``. Returns (fees, stake reward, undo data).
 
-        sigops += transaction_sigop_cost(tx, coins, CONSENSUS_FLAGS)
-        if sigops > max_sigops:
-            raise BlockValidationError("bad-blk-sigops", "too many sigops")
-
-        if position:
-            if add_scripts is not None:
-                add_scripts(tx, coins)
-            tx_undo.append(tuple(coins))
-        _add_outputs(cache, tx, height, position == 0, coinstake)
-
-    return fees, stake_reward, tx_undo
+    With the compiled fast path (:mod:`wattchain.consensus.connect_fast`; ``fast`` default:
+    unless ``WATTCHAIN_PURE``) the common transactions run in C and the rest through
+    :func:`_connect_tx`, with the same results and the same errors."""
+    totals = _Totals()
+    loop = compiled_loop(fast)
+    if loop is not None:
+        loop(block.transactions, cache, height, params, scripts, totals,
+             lambda position, tx: _connect_tx(totals, position, tx, block, cache, height, ctx,
+                                              params, scripts))
+    else:
+        for position, tx in enumerate(block.transactions):
+            _connect_tx(totals, position, tx, block, cache, height, ctx, params, scripts)
+    return totals.fees, totals.stake_reward, totals.tx_undo
 
 
 def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
@@ -218,6 +244,24 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     its threads and signature cache. Raises :class:`BlockValidationError`; on failure ``view``
     is unchanged.
     """
+    # The collector paused: a full block allocates ~10^5 short-lived container objects (cache
+    # entries, coins, keys), and each collection they trigger walks the node's whole heap,
+    # which costs more than the block's own work; the common path creates no reference cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _connect_block(block, view, height, ctx, params, script_check, script_verifier,
+                              contracts)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
+                   ctx: ChainContext | None, params: ChainParams, script_check: bool,
+                   script_verifier: ScriptVerifier | None,
+                   contracts: BlockContracts | None) -> BlockUndo:
+    """:func:`connect_block` with the garbage collector paused."""
     cache = CoinsViewCache(view)
     if height == 0:
         undo = _connect_genesis(block, cache, params)

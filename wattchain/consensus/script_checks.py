@@ -29,7 +29,8 @@ from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS, ScriptFlags
 from wattchain.script.interpreter import verify_input
 from wattchain.script.sigcache import SignatureCache
-from wattchain.script.sigcore import MIN_CHECKS_PER_THREAD, Backend, BatchVerifier
+from wattchain.script.sigcore import (MIN_CHECKS_PER_THREAD, Backend, BatchVerifier, WalkPiece,
+                                      finish_walks)
 from wattchain.script.sighash import PrecomputedTransactionData
 
 
@@ -80,7 +81,10 @@ class BlockScripts:
         # Signature hashing follows the EC backend: compiled fast paths with the compiled core.
         self._pure = verifier.batch.backend.name != "compiled"
         self._chunk_size = verifier.chunk_size
-        self._inputs: list[tuple[Transaction, int, TxOut, PrecomputedTransactionData, Job]] = []
+        # (tx, index, spent output, precomputed, job); precomputed and job are None for an
+        # input checked by a compiled walk (see walk_batch).
+        self._inputs: list[tuple[Transaction, int, TxOut, PrecomputedTransactionData | None,
+                                 Job | None]] = []
         # In submission order: (owners, future results, slots); see _queue.
         self._chunks: deque[tuple[list[tuple[Job, list[bool], int]], Future[list[bool]],
                                   list[tuple[list[bool], int]]]] = deque()
@@ -90,6 +94,13 @@ class BlockScripts:
         self._sigs: list[bytes] = []
         self._msgs: list[bytes] = []
         self.stats = ScriptCheckStats()
+        # Compiled walks (see walk_batch): only with the compiled core and the consensus flags,
+        # the one flag set the block fast path models.
+        backend = verifier.batch.backend
+        self._walk_type = (getattr(backend, "walk_batch", None)
+                           if int(flags) == int(CONSENSUS_FLAGS) else None)
+        self._walks = None
+        self._walk_chunks: list[tuple[object, list[WalkPiece]]] = []
         self._saved_switch: float | None = None
         if verifier.batch.threads > 1 and sys.getswitchinterval() > WORKER_SWITCH_INTERVAL:
             self._saved_switch = sys.getswitchinterval()
@@ -117,6 +128,46 @@ class BlockScripts:
         if len(self._pubkeys) >= self._chunk_size:
             self._submit()
             self._collect(wait=False)
+
+    # ------------------------------------------------------------------ compiled walks
+    @property
+    def sigcache(self) -> SignatureCache | None:
+        return self._cache
+
+    def walk_batch(self) -> object | None:
+        """The open compiled ``WalkBatch`` the block fast path (``_connect_fast``) appends whole
+        inputs to, or None when this session cannot take them (pure backend, other flags).
+
+        Each input so added is also appended to :attr:`inputs` as ``(tx, index, spent output,
+        None, None)``; its position there is the walk's owner tag, so a failed walk sends that
+        input to the interpreter in block order."""
+        if self._walks is None and self._walk_type is not None:
+            self._walks = self._walk_type()
+        return self._walks
+
+    @property
+    def inputs(self) -> list[tuple[Transaction, int, TxOut, PrecomputedTransactionData | None,
+                                   Job | None]]:
+        """Every input of the block so far, in block order (see :meth:`walk_batch`)."""
+        return self._inputs
+
+    def submit_walks(self, split: bool = False) -> None:
+        """Send the open walk batch to the verifier's threads (the fast path calls this every
+        few hundred inputs, so the EC work overlaps the rest of the block)."""
+        walks, self._walks = self._walks, None
+        if walks is not None and len(walks):
+            self._walk_chunks.append((walks, self._verifier.batch.submit_walks(walks, split)))
+
+    def _finish_walks(self) -> set[int]:
+        """Wait for every walk; the owner tags of the failed ones."""
+        self.submit_walks(split=True)
+        failed: set[int] = set()
+        self.stats.checks += finish_walks([piece for _, pieces in self._walk_chunks
+                                           for piece in pieces])
+        for walks, _ in self._walk_chunks:
+            failed.update(walks.failed_owners())  # type: ignore[attr-defined]
+        self._walk_chunks = []
+        return failed
 
     def _queue(self, job: Job, round_: int) -> None:
         """Ask ``job`` for its next checks and queue those not in the signature cache."""
@@ -190,24 +241,32 @@ class BlockScripts:
         input in block order, with the interpreter's own reason."""
         try:
             self._submit(split=True)
+            failed_walks = self._finish_walks()
             self._collect(wait=True)
         finally:
             self.close()
         self.stats.inputs = len(self._inputs)
         self._verifier.last_stats = self.stats
-        for tx, index, out, precomputed, job in self._inputs:
-            if job.failed:
+        for position, (tx, index, out, precomputed, job) in enumerate(self._inputs):
+            if job.failed if job is not None else position in failed_walks:
+                if precomputed is None:
+                    precomputed = PrecomputedTransactionData(tx)
                 try:
                     verify_input(tx, index, out, self._flags, precomputed)
                 except ScriptError as exc:
                     raise script_failure(tx, index, exc) from exc
 
     def close(self) -> None:
-        """Restore the thread switch interval (idempotent). Chunks still running finish in
-        the background and are dropped: for a block abandoned on another rule's failure."""
+        """Restore the thread switch interval and drop the compiled walks no worker has
+        started (idempotent). Chunks still running finish in the background and are dropped:
+        for a block abandoned on another rule's failure."""
         saved, self._saved_switch = self._saved_switch, None
         if saved is not None:
             sys.setswitchinterval(saved)
+        chunks, self._walk_chunks = self._walk_chunks, []
+        for _, pieces in chunks:  # walks not started yet are dropped, not verified for nothing
+            for piece in pieces:
+                piece.cancel()
 
 
 class ScriptVerifier:

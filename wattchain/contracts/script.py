@@ -73,6 +73,9 @@ def is_contract_script(script: bytes) -> bool:
     """
     if OP_CREATE not in script and OP_CALL not in script:
         return False  # the fast path for ordinary outputs
+    n = len(script)
+    if (n == 22 or n == 34) and script[0] == 0 and script[1] == n - 2:
+        return False  # P2WPKH / P2WSH: OP_0 and one push (whose bytes do not count)
     try:
         for op in iter_script(script):
             if op.opcode in (OP_CREATE, OP_CALL):

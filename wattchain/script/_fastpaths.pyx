@@ -29,6 +29,29 @@ K[:] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]
 
+cdef extern from "sha256_shani.h":
+    int wc_sha256_shani_available() noexcept nogil
+    void wc_sha256_shani(uint32_t *state, const uint8_t *data, size_t blocks) noexcept nogil
+
+#: Whether this CPU has the SHA extensions (fixed for the life of the process).
+cdef int HAVE_SHANI = wc_sha256_shani_available()
+
+
+def sha256_implementation():
+    """``"sha-ni"`` or ``"portable"``: which SHA-256 compression :func:`sha256d` uses here."""
+    return "sha-ni" if HAVE_SHANI else "portable"
+
+
+cdef inline void compress_blocks(uint32_t *state, const uint8_t *data, size_t blocks,
+                                 bint portable) noexcept nogil:
+    cdef size_t i
+    if HAVE_SHANI and not portable:
+        wc_sha256_shani(state, data, blocks)
+        return
+    for i in range(blocks):
+        compress(state, data + 64 * i)
+
+
 cdef inline uint32_t rotr(uint32_t x, int n) noexcept nogil:
     return (x >> n) | (x << (32 - n))
 
@@ -58,6 +81,10 @@ cdef void compress(uint32_t *state, const uint8_t *block) noexcept nogil:
 
 
 cdef void sha256(const uint8_t *data, size_t n, uint8_t *out) noexcept nogil:
+    sha256_with(data, n, out, False)
+
+
+cdef void sha256_with(const uint8_t *data, size_t n, uint8_t *out, bint portable) noexcept nogil:
     cdef uint32_t state[8]
     cdef uint8_t tail[128]
     cdef size_t full = n - n % 64
@@ -66,10 +93,8 @@ cdef void sha256(const uint8_t *data, size_t n, uint8_t *out) noexcept nogil:
     cdef uint64_t bits = (<uint64_t>n) * 8
     state[0] = 0x6a09e667; state[1] = 0xbb67ae85; state[2] = 0x3c6ef372; state[3] = 0xa54ff53a
     state[4] = 0x510e527f; state[5] = 0x9b05688c; state[6] = 0x1f83d9ab; state[7] = 0x5be0cd19
-    i = 0
-    while i < full:
-        compress(state, data + i)
-        i += 64
+    if full:
+        compress_blocks(state, data, full // 64, portable)
     memcpy(tail, data + full, rest)
     tail[rest] = 0x80
     tail_len = 64 if rest < 56 else 128
@@ -77,9 +102,7 @@ cdef void sha256(const uint8_t *data, size_t n, uint8_t *out) noexcept nogil:
         tail[i] = 0
     for i in range(8):
         tail[tail_len - 1 - i] = <uint8_t>(bits >> (8 * i))
-    compress(state, tail)
-    if tail_len == 128:
-        compress(state, tail + 64)
+    compress_blocks(state, tail, tail_len // 64, portable)
     for i in range(8):
         out[4 * i] = <uint8_t>(state[i] >> 24)
         out[4 * i + 1] = <uint8_t>(state[i] >> 16)
@@ -93,11 +116,127 @@ cdef void sha256d_into(const uint8_t *data, size_t n, uint8_t *out) noexcept nog
     sha256(first, 32, out)
 
 
-def sha256d(bytes data not None):
-    """Double SHA-256 (the tests hold it to ``hashlib``)."""
+def sha256d(bytes data not None, bint portable=False):
+    """Double SHA-256 (the tests hold it, with and without ``portable``, to ``hashlib``)."""
     cdef uint8_t out[32]
-    sha256d_into(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+    cdef uint8_t first[32]
+    sha256_with(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), first,
+                portable)
+    sha256_with(first, 32, out, portable)
     return PyBytes_FromStringAndSize(<char *>out, 32)
+
+
+# ------------------------------------------------------------------------------ RIPEMD-160
+# RIPEMD-160 (Dobbertin, Bosselaers, Preneel 1996) for HASH160 of P2WPKH keys: the message
+# schedule, shift amounts and constants of the two parallel lines, as the specification lists them.
+cdef uint8_t RL[80]
+RL[:] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+         7, 4, 13, 1, 10, 6, 15, 3, 12, 0, 9, 5, 2, 14, 11, 8,
+         3, 10, 14, 4, 9, 15, 8, 1, 2, 7, 0, 6, 13, 11, 5, 12,
+         1, 9, 11, 10, 0, 8, 12, 4, 13, 3, 7, 15, 14, 5, 6, 2,
+         4, 0, 5, 9, 7, 12, 2, 10, 14, 1, 3, 8, 11, 6, 15, 13]
+cdef uint8_t RR[80]
+RR[:] = [5, 14, 7, 0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12,
+         6, 11, 3, 7, 0, 13, 5, 10, 14, 15, 8, 12, 4, 9, 1, 2,
+         15, 5, 1, 3, 7, 14, 6, 9, 11, 8, 12, 2, 10, 0, 4, 13,
+         8, 6, 4, 1, 3, 11, 15, 0, 5, 12, 2, 13, 9, 7, 10, 14,
+         12, 15, 10, 4, 1, 5, 8, 7, 6, 2, 13, 14, 0, 3, 9, 11]
+cdef uint8_t SL[80]
+SL[:] = [11, 14, 15, 12, 5, 8, 7, 9, 11, 13, 14, 15, 6, 7, 9, 8,
+         7, 6, 8, 13, 11, 9, 7, 15, 7, 12, 15, 9, 11, 7, 13, 12,
+         11, 13, 6, 7, 14, 9, 13, 15, 14, 8, 13, 6, 5, 12, 7, 5,
+         11, 12, 14, 15, 14, 15, 9, 8, 9, 14, 5, 6, 8, 6, 5, 12,
+         9, 15, 5, 11, 6, 8, 13, 12, 5, 12, 13, 14, 11, 8, 5, 6]
+cdef uint8_t SR[80]
+SR[:] = [8, 9, 9, 11, 13, 15, 15, 5, 7, 7, 8, 11, 14, 14, 12, 6,
+         9, 13, 15, 7, 12, 8, 9, 11, 7, 7, 12, 7, 6, 15, 13, 11,
+         9, 7, 15, 11, 8, 6, 6, 14, 12, 13, 5, 14, 13, 13, 7, 5,
+         15, 5, 8, 11, 14, 14, 6, 14, 6, 9, 12, 9, 12, 5, 15, 8,
+         8, 5, 12, 9, 12, 5, 14, 6, 8, 13, 6, 5, 15, 13, 11, 11]
+cdef uint32_t KL[5]
+KL[:] = [0x00000000, 0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xA953FD4E]
+cdef uint32_t KR[5]
+KR[:] = [0x50A28BE6, 0x5C4DD124, 0x6D703EF3, 0x7A6D76E9, 0x00000000]
+
+
+cdef inline uint32_t rotl(uint32_t x, int n) noexcept nogil:
+    return (x << n) | (x >> (32 - n))
+
+
+cdef inline uint32_t rmd_f(int j, uint32_t x, uint32_t y, uint32_t z) noexcept nogil:
+    if j < 16:
+        return x ^ y ^ z
+    if j < 32:
+        return (x & y) | (~x & z)
+    if j < 48:
+        return (x | ~y) ^ z
+    if j < 64:
+        return (x & z) | (y & ~z)
+    return x ^ (y | ~z)
+
+
+cdef void rmd_compress(uint32_t *h, const uint8_t *block) noexcept nogil:
+    cdef uint32_t x[16]
+    cdef uint32_t al, bl, cl, dl, el, ar, br, cr, dr, er, t
+    cdef int j
+    for j in range(16):
+        x[j] = ((<uint32_t>block[4 * j]) | (<uint32_t>block[4 * j + 1] << 8)
+                | (<uint32_t>block[4 * j + 2] << 16) | (<uint32_t>block[4 * j + 3] << 24))
+    al = ar = h[0]; bl = br = h[1]; cl = cr = h[2]; dl = dr = h[3]; el = er = h[4]
+    for j in range(80):
+        t = rotl(al + rmd_f(j, bl, cl, dl) + x[RL[j]] + KL[j >> 4], SL[j]) + el
+        al = el; el = dl; dl = rotl(cl, 10); cl = bl; bl = t
+        t = rotl(ar + rmd_f(79 - j, br, cr, dr) + x[RR[j]] + KR[j >> 4], SR[j]) + er
+        ar = er; er = dr; dr = rotl(cr, 10); cr = br; br = t
+    t = h[1] + cl + dr
+    h[1] = h[2] + dl + er
+    h[2] = h[3] + el + ar
+    h[3] = h[4] + al + br
+    h[4] = h[0] + bl + cr
+    h[0] = t
+
+
+cdef void ripemd160(const uint8_t *data, size_t n, uint8_t *out) noexcept nogil:
+    cdef uint32_t h[5]
+    cdef uint8_t tail[128]
+    cdef size_t full = n - n % 64
+    cdef size_t rest = n - full
+    cdef size_t i, tail_len
+    cdef uint64_t bits = (<uint64_t>n) * 8
+    h[0] = 0x67452301; h[1] = 0xEFCDAB89; h[2] = 0x98BADCFE; h[3] = 0x10325476
+    h[4] = 0xC3D2E1F0
+    i = 0
+    while i < full:
+        rmd_compress(h, data + i)
+        i += 64
+    memcpy(tail, data + full, rest)
+    tail[rest] = 0x80
+    tail_len = 64 if rest < 56 else 128
+    for i in range(rest + 1, tail_len - 8):
+        tail[i] = 0
+    for i in range(8):
+        tail[tail_len - 8 + i] = <uint8_t>(bits >> (8 * i))
+    rmd_compress(h, tail)
+    if tail_len == 128:
+        rmd_compress(h, tail + 64)
+    for i in range(5):
+        out[4 * i] = <uint8_t>h[i]
+        out[4 * i + 1] = <uint8_t>(h[i] >> 8)
+        out[4 * i + 2] = <uint8_t>(h[i] >> 16)
+        out[4 * i + 3] = <uint8_t>(h[i] >> 24)
+
+
+cdef void hash160_into(const uint8_t *data, size_t n, uint8_t *out) noexcept nogil:
+    cdef uint8_t first[32]
+    sha256(data, n, first)
+    ripemd160(first, 32, out)
+
+
+def hash160(bytes data not None):
+    """RIPEMD-160 of SHA-256 (the tests hold it to ``wattchain.core.hashes.hash160``)."""
+    cdef uint8_t out[20]
+    hash160_into(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+    return PyBytes_FromStringAndSize(<char *>out, 20)
 
 
 # ------------------------------------------------------------------------------ a byte buffer

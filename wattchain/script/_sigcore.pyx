@@ -17,51 +17,12 @@ parser below is a line-by-line port of ``keys.parse_der_lax`` (Bitcoin Core's
 """
 
 from libc.stdint cimport uintptr_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-ctypedef struct secp256k1_pubkey:
-    unsigned char data[64]
-
-ctypedef struct secp256k1_ecdsa_signature:
-    unsigned char data[64]
-
-ctypedef struct secp256k1_xonly_pubkey:
-    unsigned char data[64]
-
-ctypedef int (*pubkey_parse_t)(const void *ctx, secp256k1_pubkey *pubkey,
-                               const unsigned char *data, size_t length) noexcept nogil
-ctypedef int (*sig_parse_compact_t)(const void *ctx, secp256k1_ecdsa_signature *sig,
-                                    const unsigned char *input64) noexcept nogil
-ctypedef int (*sig_normalize_t)(const void *ctx, secp256k1_ecdsa_signature *sigout,
-                                const secp256k1_ecdsa_signature *sigin) noexcept nogil
-ctypedef int (*ecdsa_verify_t)(const void *ctx, const secp256k1_ecdsa_signature *sig,
-                               const unsigned char *msg32,
-                               const secp256k1_pubkey *pubkey) noexcept nogil
-ctypedef int (*xonly_parse_t)(const void *ctx, secp256k1_xonly_pubkey *pubkey,
-                              const unsigned char *input32) noexcept nogil
-ctypedef int (*schnorr_verify_t)(const void *ctx, const unsigned char *sig64,
-                                 const unsigned char *msg, size_t msglen,
-                                 const secp256k1_xonly_pubkey *pubkey) noexcept nogil
-
-ctypedef struct Check:
-    const unsigned char *pub
-    size_t publen
-    const unsigned char *sig
-    size_t siglen
-    const unsigned char *msg
-
-
 cdef class Secp256k1:
-    """The bound libsecp256k1 entry points and context (immutable once made)."""
-
-    cdef const void *ctx
-    cdef pubkey_parse_t pubkey_parse
-    cdef sig_parse_compact_t parse_compact
-    cdef sig_normalize_t normalize
-    cdef ecdsa_verify_t ecdsa_verify
-    cdef xonly_parse_t xonly_parse
-    cdef schnorr_verify_t schnorr_verify
+    """The bound libsecp256k1 entry points and context (immutable once made; attributes are
+    declared in ``_sigcore.pxd``)."""
 
     def __cinit__(self, uintptr_t ctx, uintptr_t pubkey_parse, uintptr_t parse_compact,
                   uintptr_t normalize, uintptr_t ecdsa_verify, uintptr_t xonly_parse,
@@ -158,6 +119,171 @@ cdef class Secp256k1:
             if result:
                 result = self.schnorr_verify(self.ctx, sp, mp, mlen, &key)
         return bool(result)
+
+
+cdef class WalkBatch:
+    """A batch of signature *walks*, verified in C without the GIL.
+
+    A walk is CHECKMULTISIG's loop (see ``script_templates.MultisigWalk``): the last signature
+    against the last key first, a key that does not match is skipped, and the walk fails as soon
+    as fewer keys than signatures remain. A P2WPKH input is the 1-of-1 walk. Running the whole
+    walk here, instead of one comparison per round through Python, is what lets the block fast
+    path hand every input to the worker threads in one piece.
+
+    Filled by one thread (``begin``/``push_key``/``push_sig``, or :meth:`add_walk`), then
+    :meth:`seal`-ed and read-only: :meth:`run` on disjoint job ranges may then proceed on several
+    threads at once. ``owner`` is the caller's tag for a job (its input's position).
+    """
+
+    def __cinit__(self):
+        self.jobs = NULL
+        self.keys = NULL
+        self.sigs = NULL
+        self.n_jobs = self.cap_jobs = self.n_keys = self.cap_keys = 0
+        self.n_sigs = self.cap_sigs = 0
+        self.sealed = False
+
+    def __dealloc__(self):
+        free(self.jobs)
+        free(self.keys)
+        free(self.sigs)
+
+    cdef int begin(self, Py_ssize_t owner) except -1:
+        cdef WalkJob *job
+        if self.sealed:
+            raise RuntimeError("a sealed WalkBatch cannot grow")
+        if self.n_jobs == self.cap_jobs:
+            self.jobs = <WalkJob *>_grow(self.jobs, &self.cap_jobs, sizeof(WalkJob))
+        job = &self.jobs[self.n_jobs]
+        job.owner = owner
+        job.first_key = self.n_keys
+        job.first_sig = self.n_sigs
+        job.n_keys = 0
+        job.n_sigs = 0
+        job.checks = 0
+        job.ok = 0
+        self.n_jobs += 1
+        return 0
+
+    cdef int push_key(self, const unsigned char *data, size_t size) except -1:
+        if self.n_jobs == 0 or self.sealed:
+            raise RuntimeError("push_key needs an open job")
+        if size != 33 and size != 65:
+            raise ValueError("a walk key is 33 or 65 bytes")
+        if self.n_keys == self.cap_keys:
+            self.keys = <WalkKey *>_grow(self.keys, &self.cap_keys, sizeof(WalkKey))
+        memcpy(self.keys[self.n_keys].data, data, size)
+        self.keys[self.n_keys].size = <unsigned char>size
+        self.n_keys += 1
+        self.jobs[self.n_jobs - 1].n_keys += 1
+        return 0
+
+    cdef int push_sig(self, const unsigned char *der, size_t size,
+                      const unsigned char *msg32) except -1:
+        if self.n_jobs == 0 or self.sealed:
+            raise RuntimeError("push_sig needs an open job")
+        if size > 72:
+            raise ValueError("a walk signature is at most 72 bytes of DER")
+        if self.n_sigs == self.cap_sigs:
+            self.sigs = <WalkSig *>_grow(self.sigs, &self.cap_sigs, sizeof(WalkSig))
+        memcpy(self.sigs[self.n_sigs].der, der, size)
+        self.sigs[self.n_sigs].size = <unsigned char>size
+        memcpy(self.sigs[self.n_sigs].msg, msg32, 32)
+        self.n_sigs += 1
+        self.jobs[self.n_jobs - 1].n_sigs += 1
+        return 0
+
+    def add_walk(self, Py_ssize_t owner, keys, sigs):
+        """Python entry (tests, tools): ``keys`` as bytes, ``sigs`` as (DER, digest) pairs in
+        stack order, deepest first (as ``MultisigWalk`` takes them)."""
+        cdef bytes key, der, msg
+        if len(sigs) > len(keys):
+            raise ValueError("a walk has at most as many signatures as keys")
+        for der, msg in sigs:
+            if len(msg) != 32:
+                raise ValueError("ECDSA verification needs a 32-byte message digest")
+        self.begin(owner)
+        for key in keys:
+            self.push_key(key, len(key))
+        for der, msg in sigs:
+            self.push_sig(der, len(der), msg)
+
+    def seal(self):
+        """No more jobs: from now on :meth:`run` may be called from several threads."""
+        self.sealed = True
+
+    def __len__(self):
+        return self.n_jobs
+
+    def run(self, Secp256k1 core not None, Py_ssize_t start=0, Py_ssize_t end=-1):
+        """Run jobs ``start:end`` (default: all) with the GIL released; returns the number of
+        signature checks made."""
+        cdef Py_ssize_t i
+        cdef long total = 0
+        if not self.sealed:
+            raise RuntimeError("seal() the batch before running it")
+        if end < 0 or end > self.n_jobs:
+            end = self.n_jobs
+        if start < 0:
+            start = 0
+        with nogil:
+            for i in range(start, end):
+                total += _run_walk(core, self, &self.jobs[i])
+        return total
+
+    def failed_owners(self):
+        """Owners of the jobs that failed (after :meth:`run` covered them), in job order."""
+        cdef Py_ssize_t i
+        return [self.jobs[i].owner for i in range(self.n_jobs) if not self.jobs[i].ok]
+
+    def owners(self):
+        cdef Py_ssize_t i
+        return [self.jobs[i].owner for i in range(self.n_jobs)]
+
+    @property
+    def checks(self):
+        """Signature checks made by the runs so far."""
+        cdef Py_ssize_t i
+        cdef long total = 0
+        for i in range(self.n_jobs):
+            total += self.jobs[i].checks
+        return total
+
+
+cdef void *_grow(void *data, Py_ssize_t *cap, size_t item) except NULL:
+    cdef Py_ssize_t new_cap = cap[0] * 2 if cap[0] else 256
+    cdef void *grown = realloc(data, new_cap * item)
+    if grown == NULL:
+        raise MemoryError()
+    cap[0] = new_cap
+    return grown
+
+
+cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil:
+    """CHECKMULTISIG's walk for one job; sets ``job.ok`` and ``job.checks``."""
+    cdef Check c
+    cdef int sig_at = job.n_sigs - 1
+    cdef int key_at = job.n_keys - 1
+    cdef WalkKey *key
+    cdef WalkSig *sig
+    job.checks = 0
+    job.ok = 1
+    while sig_at >= 0:
+        key = &batch.keys[job.first_key + key_at]
+        sig = &batch.sigs[job.first_sig + sig_at]
+        c.pub = key.data
+        c.publen = key.size
+        c.sig = sig.der
+        c.siglen = sig.size
+        c.msg = sig.msg
+        job.checks += 1
+        if core._verify_one(&c):
+            sig_at -= 1
+        key_at -= 1
+        if sig_at > key_at:  # more signatures left than keys
+            job.ok = 0
+            break
+    return job.checks
 
 
 cdef void lax_der_to_compact(const unsigned char *sig, size_t n,

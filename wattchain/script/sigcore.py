@@ -17,6 +17,7 @@ its owner (the node) creates and closes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -98,6 +99,9 @@ class CompiledBackend:
         # Keep the context owner alive as long as we hold its raw address.
         self._context_owner = GLOBAL_CONTEXT
         self._core = module.Secp256k1(ctx, *addresses)
+        #: The bound core, for compiled callers (``WalkBatch.run``) that verify without Python.
+        self.core = self._core
+        self.walk_batch = module.WalkBatch
         self.verify_ecdsa = self._core.verify_ecdsa
         self.verify_ecdsa_many = self._core.verify_ecdsa_many
         self.verify_schnorr = self._core.verify_schnorr
@@ -146,6 +150,52 @@ def verify_schnorr(xonly_pubkey: bytes, sig64: bytes, msg: bytes) -> bool:
     return get_backend().verify_schnorr(xonly_pubkey, sig64, msg)
 
 
+class WalkPiece:
+    """Jobs ``start:end`` of a sealed compiled ``WalkBatch``: run once, by whichever thread
+    claims it first (a worker, or the validating thread at the end of the block)."""
+
+    __slots__ = ("walks", "core", "start", "end", "checks", "error", "_claim", "_done")
+
+    def __init__(self, walks: Any, core: Any, start: int, end: int) -> None:
+        self.walks, self.core, self.start, self.end = walks, core, start, end
+        self.checks = 0
+        self.error: BaseException | None = None
+        self._claim = threading.Lock()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        """Verify the piece unless another thread has claimed it (the GIL is released inside)."""
+        if not self._claim.acquire(blocking=False):
+            return
+        try:
+            self.checks = self.walks.run(self.core, self.start, self.end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def cancel(self) -> None:
+        """Make sure the piece never runs if no thread has started it (a block abandoned on
+        another rule's failure must not keep the workers busy)."""
+        if self._claim.acquire(blocking=False):
+            self._done.set()
+
+    def wait(self) -> int:
+        """The checks made, once the piece is done (raises what the run raised)."""
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.checks
+
+
+def finish_walks(pieces: "Sequence[WalkPiece]") -> int:
+    """Run every piece no worker has started on this thread (from the back: workers take them
+    from the front), wait for the rest; the checks made."""
+    for piece in reversed(pieces):
+        piece.run()
+    return sum(piece.wait() for piece in pieces)
+
+
 class BatchVerifier:
     """Verifies batches of :class:`SignatureCheck` over a thread pool.
 
@@ -161,6 +211,7 @@ class BatchVerifier:
         self.threads = threads or os.cpu_count() or 1
         self.backend = backend if backend is not None else get_backend()
         self._pool: ThreadPoolExecutor | None = None
+        self._walk_pool: ThreadPoolExecutor | None = None
 
     @property
     def backend_name(self) -> str:
@@ -199,6 +250,28 @@ class BatchVerifier:
             return done
         return self._ensure_pool().submit(self.backend.verify_ecdsa_many, pubkeys, sigs, msgs)
 
+    def submit_walks(self, walks: Any, split: bool = False) -> "list[WalkPiece]":
+        """Seal a compiled ``WalkBatch`` and queue it (in one piece, or with ``split`` one per
+        thread: the tail of a block) for the walk workers. Only for the compiled backend.
+
+        Walks run on ``threads - 1`` workers, Bitcoin Core's check-queue layout: the calling
+        thread is the last core, busy validating the block meanwhile, and at the end it runs
+        whatever no worker has started (:func:`finish_walks`). With one thread nothing runs
+        in the background."""
+        walks.seal()
+        n = len(walks)
+        pieces = self.threads if split and n >= 2 * MIN_CHECKS_PER_THREAD else 1
+        step = max(1, -(-n // pieces))
+        core = self.backend.core  # type: ignore[attr-defined]
+        made = [WalkPiece(walks, core, i, i + step) for i in range(0, max(n, 1), step)]
+        if self.threads > 1:
+            if self._walk_pool is None:
+                self._walk_pool = ThreadPoolExecutor(max_workers=self.threads - 1,
+                                                     thread_name_prefix="sigwalk")
+            for piece in made:
+                self._walk_pool.submit(piece.run)
+        return made
+
     def _ensure_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads,
@@ -210,6 +283,9 @@ class BatchVerifier:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        walk_pool, self._walk_pool = self._walk_pool, None
+        if walk_pool is not None:
+            walk_pool.shutdown(wait=True)
 
     def __enter__(self) -> "BatchVerifier":
         return self
@@ -218,6 +294,7 @@ class BatchVerifier:
         self.close()
 
 
-__all__ = ["SignatureCheck", "Backend", "PureBackend", "CompiledBackend", "BatchVerifier",
+__all__ = ["WalkPiece", "finish_walks", "SignatureCheck", "Backend", "PureBackend",
+           "CompiledBackend", "BatchVerifier",
            "PURE_ENV", "pure_forced", "get_backend", "compiled_available", "backend_name",
            "verify_ecdsa", "verify_schnorr"]
