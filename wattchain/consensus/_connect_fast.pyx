@@ -11,20 +11,31 @@ undo data, and, for P2WPKH and P2WSH m-of-n multisig with SIGHASH_ALL, the BIP14
 whole CHECKMULTISIG walks handed to a compiled ``WalkBatch`` that worker threads verify without
 the GIL while this loop goes on.
 
+Signature cache: consulted as ``BlockScripts._queue`` consults it (a hit is a successful
+comparison, nothing is added during block validation). A P2WPKH hit skips the walk; for a
+multisig walk every (signature, key) pair the walk can reach is looked up here, under the GIL,
+and marked in the walk (``WalkBatch.mark_cached``). Keys are derived in C exactly as
+``SignatureCache._key`` does (for a plain ``SignatureCache``; anything else is asked through
+its ``contains``).
+
 Exactness: a transaction is first examined without changing anything; any rule it would break,
 any shape or field outside what is modelled here, sends it to the Python reference
 (``fallback``), which then raises the exact error or does the work. Script checks that are not
 modelled go to ``BlockScripts.add`` as before. A failed walk is settled by the interpreter in
 ``BlockScripts.finish`` (same reason, same first failing input).
+
+Contract outputs: a transaction this loop connects whose outputs all pass the first two tests
+of ``contracts.script.is_contract_script`` (no byte 0xc1/0xc2, or the P2WPKH/P2WSH shape) is
+flagged in ``totals.contract_free``, and ``find_contract_transactions`` skips it.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.string cimport memcmp, memcpy
 
-from wattchain.consensus._fast_bytes cimport (count_sigops, multisig_shape, put_compact, put_le,
-                                              sig_ok)
+from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
+                                              put_compact, put_le, sig_ok, sigcache_preimage)
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 
@@ -32,6 +43,7 @@ from wattchain.consensus.coins import (_ENTRY_OVERHEAD, CacheInconsistencyError,
                                       CoinsViewCache, _Entry)
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.core.tx import OutPoint
+from wattchain.script.sigcache import SignatureCache
 
 cdef extern from "Python.h":
     object PyType_GenericNew(PyTypeObject *t, PyObject *args, PyObject *kwds)
@@ -46,6 +58,8 @@ DEF DISABLE_FLAG = 0x80000000
 DEF GIL_EVERY = 16           # transactions between GIL hand-offs to the verifier threads
 DEF FIRST_WALKS = 128        # the first walk batch is small so the workers start early
 DEF WALKS = 512
+DEF MAX_SALT = 64            # longer salts: keys are derived by SignatureCache.contains
+DEF KEY_BUF = 256            # >= MAX_SALT + 32 + 2 + 65 + 72 (sigcache key preimage)
 
 cdef long OVERHEAD = _ENTRY_OVERHEAD
 cdef object CacheType = CoinsViewCache
@@ -108,7 +122,9 @@ cdef class _Loop:
     """One block's loop state (counters mirrored into ``totals`` around every fallback)."""
 
     cdef object cache, height_obj, scripts, sigcache, fallback, totals, stats
-    cdef dict entries
+    cdef dict entries, sig_entries
+    cdef bytes salt
+    cdef bint c_keys
     cdef list tx_undo, script_inputs
     cdef long height, maturity, max_sigops, sigops
     cdef int64_t max_money, fees
@@ -121,8 +137,9 @@ cdef class _Loop:
     cdef int msig_m[MAX_INPUTS]
 
     cdef int run_tx(self, object tx) except -1:
-        """Connect ``tx`` (not a coinbase or coinstake) and return 1, or return 0 having
-        changed nothing the Python path would not (it then handles ``tx``)."""
+        """Connect ``tx`` (not a coinbase or coinstake) and return 2 if no output may be a
+        contract output (see ``may_be_contract``), else 1; or return 0 having changed nothing
+        the Python path would not (it then handles ``tx``)."""
         cdef tuple inputs, outputs
         cdef Py_ssize_t n_in, n_out, i, j, n
         cdef int64_t value, value_in = 0, value_out = 0, fee
@@ -130,6 +147,7 @@ cdef class _Loop:
         cdef long long version, locktime, seq, coin_height
         cdef const uint8_t *p
         cdef bint scriptable = self.walkable
+        cdef bint contract_free = True
         cdef Py_ssize_t out_bytes = 0
         cdef uint8_t h[32]
         cdef list keys = [], entries = [], coins = []
@@ -229,7 +247,10 @@ cdef class _Loop:
             if value_out > self.max_money:
                 return 0
             n = PyBytes_GET_SIZE(spk)
-            legacy += count_sigops(<const uint8_t *>PyBytes_AS_STRING(spk), n, False)
+            p = <const uint8_t *>PyBytes_AS_STRING(spk)
+            legacy += count_sigops(p, n, False)
+            if contract_free and may_be_contract(p, n):
+                contract_free = False
             out_bytes += 11 + n
         if value_in < value_out:
             return 0
@@ -262,7 +283,7 @@ cdef class _Loop:
                 self.emit(tx, inputs, outputs, coins, version, locktime)
             else:
                 self.scripts.add(tx, coins)
-        return 1
+        return 2 if contract_free else 1
 
     cdef int add_outputs(self, object tx, tuple outputs) except -1:
         """``connect._add_outputs`` for a non-coinbase, non-coinstake transaction."""
@@ -321,7 +342,7 @@ cdef class _Loop:
                 return False
             hash160_into(<const uint8_t *>PyBytes_AS_STRING(pub), PyBytes_GET_SIZE(pub), h)
             return memcmp(h, program, 20) == 0
-        if self.sigcache is not None or n_items < 2:
+        if n_items < 2:
             return False
         for k in range(32):
             if program[k]:
@@ -346,6 +367,19 @@ cdef class _Loop:
         self.msig_m[i] = m
         return True
 
+    cdef bint cached(self, const uint8_t *msg, const uint8_t *pub, Py_ssize_t pub_len,
+                     const uint8_t *der, Py_ssize_t der_len) except -1:
+        """``self.sigcache.contains(msg, pub, der)``; for a plain ``SignatureCache`` the key
+        ``sha256(salt || msg || len(pub) as 2 LE bytes || pub || der)`` is derived here."""
+        cdef uint8_t buf[KEY_BUF]
+        cdef uint8_t h[32]
+        if not self.c_keys:
+            return bool(self.sigcache.contains((<const char *>msg)[:32],
+                                               (<const char *>pub)[:pub_len],
+                                               (<const char *>der)[:der_len]))
+        sha256(buf, sigcache_preimage(buf, self.salt, msg, pub, pub_len, der, der_len), h)
+        return PyBytes_FromStringAndSize(<const char *>h, 32) in self.sig_entries
+
     cdef int emit(self, object tx, tuple inputs, tuple outputs, list coins, long long version,
                   long long locktime) except -1:
         """BIP143 SIGHASH_ALL digests and walks for every input of ``tx``."""
@@ -358,7 +392,9 @@ cdef class _Loop:
         cdef const uint8_t *code
         cdef Py_ssize_t code_len
         cdef uint8_t p2pkh[25]
-        cdef int m
+        cdef int m, n_keys, s, j
+        cdef const uint8_t *key_ptr[16]
+        cdef int key_len[16]
         cdef int64_t amount
         cdef WalkBatch walks = self.walks
         # midstates (BIP143)
@@ -421,8 +457,9 @@ cdef class _Loop:
             if self.kinds[i] == 1:
                 sig = witness[0]
                 pub = witness[1]
-                if self.sigcache is not None and self.sigcache.contains(
-                        (<char *>digest)[:32], pub, sig[:len(sig) - 1]):
+                if self.sigcache is not None and self.cached(
+                        digest, <const uint8_t *>PyBytes_AS_STRING(pub), PyBytes_GET_SIZE(pub),
+                        <const uint8_t *>PyBytes_AS_STRING(sig), PyBytes_GET_SIZE(sig) - 1):
                     self.cache_hits += 1
                     continue
                 walks.begin(owner)
@@ -432,13 +469,27 @@ cdef class _Loop:
             else:
                 walks.begin(owner)
                 p = code + 1
+                n_keys = 0
                 while p < code + code_len - 2:
                     walks.push_key(p + 1, p[0])
+                    key_ptr[n_keys] = p + 1
+                    key_len[n_keys] = p[0]
+                    n_keys += 1
                     p += 1 + p[0]
-                for k in range(1, self.msig_m[i] + 1):
+                m = self.msig_m[i]
+                for k in range(1, m + 1):
                     sig = witness[k]
                     walks.push_sig(<const uint8_t *>PyBytes_AS_STRING(sig),
                                    PyBytes_GET_SIZE(sig) - 1, digest)
+                    if self.sigcache is None:
+                        continue
+                    # signature s meets only keys s .. s + n - m (CHECKMULTISIG's walk)
+                    s = <int>k - 1
+                    for j in range(s, s + n_keys - m + 1):
+                        if self.cached(digest, key_ptr[j], key_len[j],
+                                       <const uint8_t *>PyBytes_AS_STRING(sig),
+                                       PyBytes_GET_SIZE(sig) - 1):
+                            walks.mark_cached(j)
         return 0
 
     cdef int sync_out(self) except -1:
@@ -465,6 +516,13 @@ def connect_transactions(txs, cache, long height, params, scripts, totals, fallb
     cdef _Loop loop = _Loop()
     cdef Py_ssize_t position, n = len(txs)
     cdef Py_ssize_t limit = FIRST_WALKS
+    cdef int done
+    cdef bytearray free = getattr(totals, "contract_free", None)
+    cdef char *free_flags = NULL
+    if free is not None:
+        if len(free) != n:
+            raise ValueError("totals.contract_free needs one flag per transaction")
+        free_flags = free
     loop.cache = cache
     loop.entries = cache._entries
     loop.height = height
@@ -483,16 +541,23 @@ def connect_transactions(txs, cache, long height, params, scripts, totals, fallb
             loop.walks = walks
             loop.walkable = True
             loop.sigcache = scripts.sigcache
+            if type(loop.sigcache) is SignatureCache and len(loop.sigcache.salt) <= MAX_SALT:
+                loop.c_keys = True
+                loop.salt = loop.sigcache.salt
+                loop.sig_entries = loop.sigcache.entries
             loop.stats = scripts.stats
             loop.script_inputs = scripts.inputs
     loop.sync_in()
     try:
         for position in range(n):
             tx = txs[position]
-            if position < 2 or not loop.run_tx(tx):
+            done = 0 if position < 2 else loop.run_tx(tx)
+            if not done:
                 loop.sync_out()
                 fallback(position, tx)
                 loop.sync_in()
+            elif done == 2 and free_flags != NULL:
+                free_flags[position] = 1
             if loop.walkable and len(loop.walks) >= limit:
                 loop.next_walks()
                 limit = WALKS

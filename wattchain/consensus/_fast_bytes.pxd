@@ -4,8 +4,11 @@
 # named in its docstring; the fast path's differential tests hold them to it.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t
+from libc.string cimport memchr, memcpy
 
 DEF SIGHASH_ALL = 1
+DEF OP_CREATE = 0xC1
+DEF OP_CALL = 0xC2
 
 
 cdef inline long count_sigops(const uint8_t *s, Py_ssize_t n, bint accurate) noexcept:
@@ -118,3 +121,28 @@ cdef inline Py_ssize_t put_compact(uint8_t *p, size_t n) noexcept:
     p[0] = 0xFD
     put_le(p + 1, n, 2)
     return 3
+
+
+cdef inline bint may_be_contract(const uint8_t *p, Py_ssize_t n) noexcept:
+    """False when ``contracts.script.is_contract_script`` returns False before parsing: no
+    OP_CREATE/OP_CALL byte anywhere, or OP_0 and one 20/32-byte push (P2WPKH/P2WSH)."""
+    if memchr(p, OP_CREATE, n) == NULL and memchr(p, OP_CALL, n) == NULL:
+        return False
+    return not ((n == 22 or n == 34) and p[0] == 0 and p[1] == n - 2)
+
+
+cdef inline Py_ssize_t sigcache_preimage(uint8_t *buf, bytes salt, const uint8_t *msg,
+                                         const uint8_t *pub, Py_ssize_t pub_len,
+                                         const uint8_t *der, Py_ssize_t der_len) noexcept:
+    """``SignatureCache._key``'s hash input into ``buf`` (room for len(salt) + 32 + 2 +
+    pub_len + der_len): salt || msg32 || len(pub) as 2 LE bytes || pub || der; its length."""
+    cdef Py_ssize_t pos = PyBytes_GET_SIZE(salt)
+    memcpy(buf, PyBytes_AS_STRING(salt), pos)
+    memcpy(buf + pos, msg, 32)
+    pos += 32
+    put_le(buf + pos, <unsigned long long>pub_len, 2)
+    pos += 2
+    memcpy(buf + pos, pub, pub_len)
+    pos += pub_len
+    memcpy(buf + pos, der, der_len)
+    return pos + der_len

@@ -145,13 +145,16 @@ class _Totals:
     shared by the Python loop body and the compiled fast path, which hands transactions it
     does not handle itself to :func:`_connect_tx`."""
 
-    __slots__ = ("fees", "stake_reward", "sigops", "tx_undo")
+    __slots__ = ("fees", "stake_reward", "sigops", "tx_undo", "contract_free")
 
     def __init__(self) -> None:
         self.fees = 0
         self.stake_reward = 0
         self.sigops = 0
         self.tx_undo: list[tuple[Coin, ...]] = []
+        #: Set by the compiled loop: byte i is 1 when transaction i has no output that could
+        #: claim to be a contract output (see ``find_contract_transactions``); None: unknown.
+        self.contract_free: bytearray | None = None
 
 
 def _connect_tx(totals: _Totals, position: int, tx: Transaction, block: StakeBlock,
@@ -207,10 +210,12 @@ def _connect_tx(totals: _Totals, position: int, tx: Transaction, block: StakeBlo
 def _connect_transactions(block: StakeBlock, cache: CoinsViewCache, height: int,
                           ctx: ChainContext, params: ChainParams,
                           scripts: BlockScripts | None, *,
-                          fast: bool | None = None) -> tuple[int, int, list[tuple[Coin, ...]]]:
+                          fast: bool | None = None
+                          ) -> tuple[int, int, list[tuple[Coin, ...]], bytearray | None]:
     """The per-transaction part of :func:`connect_block`: every input rule, the sigop limit,
     spending the inputs and adding the outputs in ``cache``, and queueing each input's script
-    checks on ``scripts``. Returns (fees, stake reward, undo data).
+    checks on ``scripts``. Returns (fees, stake reward, undo data, contract-free flags: see
+    ``_Totals.contract_free``).
 
     With the compiled fast path (:mod:`wattchain.consensus.connect_fast`; ``fast`` default:
     unless ``WATTCHAIN_PURE``) the common transactions run in C and the rest through
@@ -218,13 +223,14 @@ def _connect_transactions(block: StakeBlock, cache: CoinsViewCache, height: int,
     totals = _Totals()
     loop = compiled_loop(fast)
     if loop is not None:
+        totals.contract_free = bytearray(len(block.transactions))
         loop(block.transactions, cache, height, params, scripts, totals,
              lambda position, tx: _connect_tx(totals, position, tx, block, cache, height, ctx,
                                               params, scripts))
     else:
         for position, tx in enumerate(block.transactions):
             _connect_tx(totals, position, tx, block, cache, height, ctx, params, scripts)
-    return totals.fees, totals.stake_reward, totals.tx_undo
+    return totals.fees, totals.stake_reward, totals.tx_undo, totals.contract_free
 
 
 def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
@@ -276,15 +282,16 @@ def _connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
         raise BlockValidationError("bad-cs-missing", "second transaction is not a coinstake")
     scripts = _script_checks(script_verifier) if script_check else None
     try:
-        fees, stake_reward, tx_undo = _connect_transactions(block, cache, height, ctx, params,
-                                                            scripts)
+        fees, stake_reward, tx_undo, contract_free = _connect_transactions(
+            block, cache, height, ctx, params, scripts)
         if scripts is not None:
             scripts.finish()
     finally:
         if scripts is not None:
             scripts.close()  # restore the switch interval on failure too
     allowed = params.block_subsidy(height) + fees + connect_contracts(  # contracts last
-        block, cache, height, params, tx_undo, fees, stake_reward, contracts)
+        block, cache, height, params, tx_undo, fees, stake_reward, contracts,
+        contract_free=contract_free)
     if stake_reward > allowed:
         raise BlockValidationError("bad-cs-amount",
                                    f"coinstake pays too much (actual={stake_reward} vs "

@@ -100,12 +100,24 @@ def _enters_utxo_set(script: bytes) -> bool:
 ContractTxs = list[tuple[int, Transaction, list[tuple[int, ContractOutput]]]]
 
 
-def find_contract_transactions(block: StakeBlock, params: ChainParams) -> ContractTxs:
+def find_contract_transactions(block: StakeBlock, params: ChainParams,
+                               contract_free: bytes | bytearray | None = None) -> ContractTxs:
     """Context-free contract rules (every claimed contract output parses; none in the
     coinbase or coinstake); returns the block's contract transactions. One pass over the
-    outputs, with a byte-search fast path for ordinary scripts."""
+    outputs, with a byte-search fast path for ordinary scripts.
+
+    ``contract_free`` (from the compiled block loop, one byte per transaction): transactions
+    marked 1 are skipped, the loop having found in each output neither byte 0xc1 nor 0xc2 (or
+    a P2WPKH/P2WSH shape), the two tests by which ``is_contract_script`` says "not a contract
+    script" before parsing; such a transaction has no contract output and no malformed one,
+    so the result and the first error are the same."""
     found_txs: ContractTxs = []
-    for position, tx in enumerate(block.transactions):
+    txs = block.transactions
+    if contract_free is not None and len(contract_free) != len(txs):
+        raise ValueError("contract_free needs one flag per transaction")
+    for position, tx in enumerate(txs):
+        if contract_free is not None and contract_free[position]:
+            continue
         try:
             found = contract_outputs(tx, params.contracts)
         except ContractFormatError as exc:
@@ -164,11 +176,12 @@ def _remove_contract_coins(found_txs: ContractTxs, cache: CoinsViewCache) -> Non
 
 def connect_contracts(block: StakeBlock, cache: CoinsViewCache, height: int,
                       params: ChainParams, tx_undo: Sequence[tuple[Coin, ...]], fees: int,
-                      stake_reward: int, contracts: BlockContracts | None) -> int:
+                      stake_reward: int, contracts: BlockContracts | None, *,
+                      contract_free: bytes | bytearray | None = None) -> int:
     """The contract part of ``connect_block`` (see the module docstring). Returns the value
     refunds the coinstake may pay beyond subsidy + fees; raises BlockValidationError with the
-    state unchanged."""
-    found_txs = find_contract_transactions(block, params)
+    state unchanged. ``contract_free``: see :func:`find_contract_transactions`."""
+    found_txs = find_contract_transactions(block, params, contract_free)
     if contracts is None:
         if found_txs:
             raise BlockValidationError("contracts-unavailable", "block has contract outputs "

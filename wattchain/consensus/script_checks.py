@@ -166,6 +166,7 @@ class BlockScripts:
                                            for piece in pieces])
         for walks, _ in self._walk_chunks:
             failed.update(walks.failed_owners())  # type: ignore[attr-defined]
+            self.stats.cache_hits += walks.hits  # type: ignore[attr-defined]
         self._walk_chunks = []
         return failed
 

@@ -38,11 +38,13 @@ ctypedef struct WalkKey:
     unsigned char data[65]
     unsigned char size
 
-#: A walk's signature: DER without the hash type (strict DER: at most 72 bytes) and its digest.
+#: A walk's signature: DER without the hash type (strict DER: at most 72 bytes) and its digest;
+#: ``cached`` has bit j set when the signature cache vouches for it under the job's key j.
 ctypedef struct WalkSig:
     unsigned char der[72]
     unsigned char size
     unsigned char msg[32]
+    unsigned int cached
 
 ctypedef struct WalkJob:
     Py_ssize_t owner
@@ -51,6 +53,7 @@ ctypedef struct WalkJob:
     int n_keys
     int n_sigs
     int checks
+    int hits
     unsigned char ok
 
 
@@ -77,3 +80,4 @@ cdef class WalkBatch:
     cdef int push_key(self, const unsigned char *data, size_t size) except -1
     cdef int push_sig(self, const unsigned char *der, size_t size,
                       const unsigned char *msg32) except -1
+    cdef int mark_cached(self, int key_index) except -1

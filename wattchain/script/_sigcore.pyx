@@ -128,7 +128,9 @@ cdef class WalkBatch:
     against the last key first, a key that does not match is skipped, and the walk fails as soon
     as fewer keys than signatures remain. A P2WPKH input is the 1-of-1 walk. Running the whole
     walk here, instead of one comparison per round through Python, is what lets the block fast
-    path hand every input to the worker threads in one piece.
+    path hand every input to the worker threads in one piece. A comparison the signature cache
+    vouches for (:meth:`mark_cached`, looked up by the filler, which holds the GIL) counts as a
+    match without EC work, as a cache hit does in ``BlockScripts._queue``.
 
     Filled by one thread (``begin``/``push_key``/``push_sig``, or :meth:`add_walk`), then
     :meth:`seal`-ed and read-only: :meth:`run` on disjoint job ranges may then proceed on several
@@ -161,6 +163,7 @@ cdef class WalkBatch:
         job.n_keys = 0
         job.n_sigs = 0
         job.checks = 0
+        job.hits = 0
         job.ok = 0
         self.n_jobs += 1
         return 0
@@ -189,24 +192,43 @@ cdef class WalkBatch:
         memcpy(self.sigs[self.n_sigs].der, der, size)
         self.sigs[self.n_sigs].size = <unsigned char>size
         memcpy(self.sigs[self.n_sigs].msg, msg32, 32)
+        self.sigs[self.n_sigs].cached = 0
         self.n_sigs += 1
         self.jobs[self.n_jobs - 1].n_sigs += 1
         return 0
 
-    def add_walk(self, Py_ssize_t owner, keys, sigs):
+    cdef int mark_cached(self, int key_index) except -1:
+        """The last pushed signature is in the signature cache under key ``key_index`` of the
+        open job (the caller looked it up): that comparison succeeds without verifying."""
+        cdef WalkJob *job
+        if self.n_jobs == 0 or self.sealed:
+            raise RuntimeError("mark_cached needs an open job")
+        job = &self.jobs[self.n_jobs - 1]
+        if job.n_sigs == 0 or not 0 <= key_index < job.n_keys or key_index >= 32:
+            raise ValueError("mark_cached needs a pushed signature and one of the job's keys")
+        self.sigs[self.n_sigs - 1].cached |= 1u << key_index
+        return 0
+
+    def add_walk(self, Py_ssize_t owner, keys, sigs, cached=None):
         """Python entry (tests, tools): ``keys`` as bytes, ``sigs`` as (DER, digest) pairs in
-        stack order, deepest first (as ``MultisigWalk`` takes them)."""
+        stack order, deepest first (as ``MultisigWalk`` takes them); ``cached`` (optional), per
+        signature, the key indices the signature cache vouches for."""
         cdef bytes key, der, msg
         if len(sigs) > len(keys):
             raise ValueError("a walk has at most as many signatures as keys")
         for der, msg in sigs:
             if len(msg) != 32:
                 raise ValueError("ECDSA verification needs a 32-byte message digest")
+        if cached is not None and len(cached) != len(sigs):
+            raise ValueError("cached needs one entry per signature")
         self.begin(owner)
         for key in keys:
             self.push_key(key, len(key))
-        for der, msg in sigs:
+        for i, (der, msg) in enumerate(sigs):
             self.push_sig(der, len(der), msg)
+            if cached is not None:
+                for k in cached[i]:
+                    self.mark_cached(k)
 
     def seal(self):
         """No more jobs: from now on :meth:`run` may be called from several threads."""
@@ -241,6 +263,15 @@ cdef class WalkBatch:
         return [self.jobs[i].owner for i in range(self.n_jobs)]
 
     @property
+    def hits(self):
+        """Comparisons the signature cache answered (part of :attr:`checks`)."""
+        cdef Py_ssize_t i
+        cdef long total = 0
+        for i in range(self.n_jobs):
+            total += self.jobs[i].hits
+        return total
+
+    @property
     def checks(self):
         """Signature checks made by the runs so far."""
         cdef Py_ssize_t i
@@ -267,6 +298,7 @@ cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil
     cdef WalkKey *key
     cdef WalkSig *sig
     job.checks = 0
+    job.hits = 0
     job.ok = 1
     while sig_at >= 0:
         key = &batch.keys[job.first_key + key_at]
@@ -277,7 +309,10 @@ cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil
         c.siglen = sig.size
         c.msg = sig.msg
         job.checks += 1
-        if core._verify_one(&c):
+        if sig.cached & (1u << key_at):
+            job.hits += 1
+            sig_at -= 1
+        elif core._verify_one(&c):
             sig_at -= 1
         key_at -= 1
         if sig_at > key_at:  # more signatures left than keys

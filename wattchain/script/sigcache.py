@@ -8,6 +8,10 @@ Why salted: keys are ``sha256(salt || sighash || pubkey || signature)`` with a r
 instance, so an attacker cannot precompute entries that collide in our table or predict which
 ones a bounded cache evicts. The node owns the instance and passes it in; nothing is global.
 Eviction is oldest-first once ``max_entries`` is reached (each entry costs ~100 bytes).
+
+The key layout is part of the interface: the compiled block loop
+(``wattchain/consensus/_connect_fast.pyx``) derives the same keys in C from :attr:`salt` and
+looks them up in :attr:`entries`, so that a multisig walk's cache lookups cost no Python call.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ class SignatureCache:
         if max_entries < 1:
             raise ValueError("a signature cache needs room for at least one entry")
         self.max_entries = max_entries
-        self._salted = hashlib.sha256(os.urandom(32) if salt is None else salt)
+        self._salt = os.urandom(32) if salt is None else bytes(salt)
+        self._salted = hashlib.sha256(self._salt)
         # dict keeps insertion order: the first key is the oldest, evicted first.
         self._entries: dict[bytes, None] = {}
 
@@ -38,6 +43,16 @@ class SignatureCache:
         h.update(pubkey)
         h.update(sig)
         return h.digest()
+
+    @property
+    def salt(self) -> bytes:
+        """The salt keys are hashed with (for the compiled loop's own key derivation)."""
+        return self._salt
+
+    @property
+    def entries(self) -> dict[bytes, None]:
+        """The live key table, read-only by contract (for the compiled loop's lookups)."""
+        return self._entries
 
     def contains(self, msg: bytes, pubkey: bytes, sig: bytes) -> bool:
         """Whether this exact (sighash, pubkey, DER signature) was added and not yet evicted."""
