@@ -35,6 +35,9 @@ else:
     ext_modules = cythonize(
         [Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
                    depends=["wattchain/script/_sigcore.pxd"], optional=True),
+         # GIL-free worker threads for the block loop's signature walks.
+         Extension("wattchain.script._walk_queue", ["wattchain/script/_walk_queue.pyx"],
+                   depends=["wattchain/script/_sigcore.pxd"], optional=True),
          # BIP143 midstates and digests for the block pipeline (wattchain.script.fastpaths).
          Extension("wattchain.script._fastpaths", ["wattchain/script/_fastpaths.pyx"],
                    include_dirs=["wattchain/script"],

@@ -178,7 +178,7 @@ def snapshot(cache: CoinsViewCache):
 
 
 def outcome(params, coins, ctx, block, *, fast: bool, pure_backend: bool | None = None,
-            sigcache=None):
+            sigcache=None, in_place: bool = False, flush: bool = False):
     base = CoinsViewCache(EmptyCoinsView())
     connect_block(params.genesis_block, base, 0, None, params)
     for outpoint, coin in coins:
@@ -197,11 +197,14 @@ def outcome(params, coins, ctx, block, *, fast: bool, pure_backend: bool | None 
                    lambda tx, index, *rest: (reruns.append(index), original(tx, index, *rest)))
         with ScriptVerifier(2 if fast else 1, sigcache, backend) as verifier:
             try:
-                undo = connect_block(block, view, 1, ctx, params, script_verifier=verifier)
+                undo = connect_block(block, view, 1, ctx, params, script_verifier=verifier,
+                                     in_place=in_place)
             except BlockValidationError as exc:
                 result = ("error", exc.reason, exc.detail)
             else:
                 result = ("ok", undo.serialize())
+                if flush:  # as the node commits a connected block
+                    view.flush_into(base)
                 # A valid block's checks all pass first time: a wrong digest or walk in the
                 # fast path would show here (the interpreter would then quietly succeed).
                 assert reruns == []
@@ -259,6 +262,23 @@ def test_each_broken_rule_fails_the_same_way(mutation, kind):
        mutation=st.sampled_from(MUTATIONS), target=st.integers(0, 5), seed=st.integers(0, 99))
 def test_random_blocks_match_the_python_path(plan, mutation, target, seed):
     assert_same(*build(plan, mutation, target % len(plan), seed))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=st.lists(st.tuples(st.sampled_from(["wpkh", "msig", "optrue"]),
+                               st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=5),
+       mutation=st.sampled_from(MUTATIONS), target=st.integers(0, 5), seed=st.integers(0, 99),
+       fast=st.booleans())
+def test_connecting_in_place_commits_the_same_coins(plan, mutation, target, seed, fast):
+    """``in_place`` (the node's way: no private layer, no flush) gives the same result, and
+    once committed to the chain state the same coins with the same flags, as a private layer
+    flushed on success. Both the compiled and the pure path are checked."""
+    block = build(plan, mutation, target % len(plan), seed)
+    layered = outcome(*block, fast=fast, flush=True)
+    direct = outcome(*block, fast=fast, in_place=True, flush=True)
+    assert direct[0] == layered[0]
+    assert direct[2] == layered[2]  # the chain state after the commit (unchanged on failure)
+    assert direct[3] == layered[3]
 
 
 def test_common_transactions_skip_the_python_loop_body(monkeypatch):

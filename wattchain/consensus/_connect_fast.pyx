@@ -8,8 +8,9 @@ in C for a transaction whose inputs all spend native P2WPKH / P2WSH coins with a
 scriptSig and no BIP68 lock: the coins-cache lookups, spends and adds (the very same
 ``CoinsViewCache`` entries, flags and usage accounting), the input rules, the sigop cost, the
 undo data, and, for P2WPKH and P2WSH m-of-n multisig with SIGHASH_ALL, the BIP143 digests and
-whole CHECKMULTISIG walks handed to a compiled ``WalkBatch`` that worker threads verify without
-the GIL while this loop goes on.
+whole CHECKMULTISIG walks handed to a compiled ``WalkBatch``. Worker threads verify each batch
+without the GIL (``wattchain/script/_walk_queue.pyx``) while this loop goes on. The loop holds
+the GIL throughout, and the workers never need it.
 
 Signature cache: consulted as ``BlockScripts._queue`` consults it (a hit is a successful
 comparison, nothing is added during block validation). A P2WPKH hit skips the walk; for a
@@ -55,9 +56,8 @@ DEF BUF_SIZE = 4352          # >= MAX_OUT_BYTES, >= 16 * 36, >= the largest prei
 DEF MAX_SCRIPT = 10000       # scripts above this are unspendable
 DEF SIGHASH_ALL = 1
 DEF DISABLE_FLAG = 0x80000000
-DEF GIL_EVERY = 16           # transactions between GIL hand-offs to the verifier threads
-DEF FIRST_WALKS = 128        # the first walk batch is small so the workers start early
-DEF WALKS = 512
+DEF FIRST_WALKS = 32         # the first walk batch is small so the workers start early
+DEF WALKS = 256              # jobs per later batch (the queue splits batches into pieces)
 DEF MAX_SALT = 64            # longer salts: keys are derived by SignatureCache.contains
 DEF KEY_BUF = 256            # >= MAX_SALT + 32 + 2 + 65 + 72 (sigcache key preimage)
 
@@ -561,9 +561,6 @@ def connect_transactions(txs, cache, long height, params, scripts, totals, fallb
             if loop.walkable and len(loop.walks) >= limit:
                 loop.next_walks()
                 limit = WALKS
-            if position % GIL_EVERY == 0:
-                with nogil:  # let a verifier thread take the GIL to hand over results
-                    pass
     finally:
         loop.sync_out()
         if loop.walkable:

@@ -237,7 +237,8 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
                   ctx: ChainContext | None, params: ChainParams,
                   script_check: bool = True, *,
                   script_verifier: ScriptVerifier | None = None,
-                  contracts: BlockContracts | None = None) -> BlockUndo:
+                  contracts: BlockContracts | None = None,
+                  in_place: bool = False) -> BlockUndo:
     """Apply ``block`` at ``height`` on top of ``view``; return what is needed to undo it.
 
     ``contracts`` (the contract state at the parent, see :mod:`contract_rules`) executes the
@@ -248,7 +249,13 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     skips signature/script verification (e.g. below an assumed-valid block); every other rule
     still runs. ``script_verifier`` (owned by the caller) batches the signature checks over
     its threads and signature cache. Raises :class:`BlockValidationError`; on failure ``view``
-    is unchanged.
+    is unchanged, unless ``in_place``.
+
+    ``in_place`` writes straight into ``view``, for a caller that throws ``view`` away when the
+    block fails, as Core's ConnectTip does with its temporary view (the node's
+    ``connect_tip``). Without it the block is built in a private layer on top of ``view`` and
+    flushed into it on success, a second pass over every coin the block touches (~0.02 s for a
+    full block). With it, a failed block leaves ``view`` part-way.
     """
     # The collector paused: a full block allocates ~10^5 short-lived container objects (cache
     # entries, coins, keys), and each collection they trigger walks the node's whole heap,
@@ -257,7 +264,7 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     gc.disable()
     try:
         return _connect_block(block, view, height, ctx, params, script_check, script_verifier,
-                              contracts)
+                              contracts, in_place)
     finally:
         if collecting:
             gc.enable()
@@ -266,12 +273,13 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
 def _connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
                    ctx: ChainContext | None, params: ChainParams, script_check: bool,
                    script_verifier: ScriptVerifier | None,
-                   contracts: BlockContracts | None) -> BlockUndo:
+                   contracts: BlockContracts | None, in_place: bool) -> BlockUndo:
     """:func:`connect_block` with the garbage collector paused."""
-    cache = CoinsViewCache(view)
+    cache = view if in_place else CoinsViewCache(view)
     if height == 0:
         undo = _connect_genesis(block, cache, params)
-        cache.flush_into(view)
+        if cache is not view:
+            cache.flush_into(view)
         return undo
     if ctx is None:
         raise ValueError("a non-genesis block needs its parent's ChainContext")
@@ -300,7 +308,8 @@ def _connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     if paid > allowed:
         raise BlockValidationError("bad-cb-amount",
                                    f"coinbase pays too much (actual={paid} vs limit={allowed})")
-    cache.flush_into(view)
+    if cache is not view:
+        cache.flush_into(view)
     return BlockUndo(tuple(tx_undo))
 
 

@@ -29,8 +29,7 @@ from wattchain.script.errors import ScriptError
 from wattchain.script.flags import CONSENSUS_FLAGS, ScriptFlags
 from wattchain.script.interpreter import verify_input
 from wattchain.script.sigcache import SignatureCache
-from wattchain.script.sigcore import (MIN_CHECKS_PER_THREAD, Backend, BatchVerifier, WalkPiece,
-                                      finish_walks)
+from wattchain.script.sigcore import MIN_CHECKS_PER_THREAD, Backend, BatchVerifier
 from wattchain.script.sighash import PrecomputedTransactionData
 
 
@@ -67,11 +66,16 @@ class BlockScripts:
     of running one after another at the end. :meth:`finish` waits for the rest and raises for
     the first failing input in block order.
 
+    Whole inputs walked by the compiled block loop (:meth:`walk_batch`) go to the verifier's
+    GIL-free walk queue (``wattchain/script/_walk_queue.pyx``) instead, and never wait for
+    the GIL.
+
     While a multi-threaded session is open the interpreter's thread switch interval is
-    lowered (and restored by :meth:`finish` or :meth:`close`): each worker needs the GIL for a
-    moment to take a chunk and to hand back its results, and with the default 5 ms interval a
-    busy validating thread keeps the workers idle for most of that time. (Sessions opened
-    while the interval is already low leave it alone; a session never raises it.)
+    lowered (and restored by :meth:`finish` or :meth:`close`): each Python pool worker needs
+    the GIL for a moment to take a chunk and to hand back its results, and with the default
+    5 ms interval a busy validating thread keeps those workers idle for most of that time.
+    (Sessions opened while the interval is already low leave it alone; a session never
+    raises it.)
     """
 
     def __init__(self, verifier: "ScriptVerifier", flags: ScriptFlags) -> None:
@@ -99,8 +103,11 @@ class BlockScripts:
         backend = verifier.batch.backend
         self._walk_type = (getattr(backend, "walk_batch", None)
                            if int(flags) == int(CONSENSUS_FLAGS) else None)
+        # Positions in _inputs of the inputs with a Python job (the rest are compiled walks).
+        self._job_positions: list[int] = []
         self._walks = None
-        self._walk_chunks: list[tuple[object, list[WalkPiece]]] = []
+        self._walk_session = None  # the verifier's WalkSession, opened with the first walks
+        self._walk_batches: list[object] = []  # every batch pushed to it
         self._saved_switch: float | None = None
         if verifier.batch.threads > 1 and sys.getswitchinterval() > WORKER_SWITCH_INTERVAL:
             self._saved_switch = sys.getswitchinterval()
@@ -122,6 +129,7 @@ class BlockScripts:
                 job = recorded_job(tx, index, out, flags, precomputed)
             else:
                 stats.template_inputs += 1
+            self._job_positions.append(len(inputs))
             inputs.append((tx, index, out, precomputed, job))
             if not job.failed:
                 queue(job, 1)
@@ -142,6 +150,11 @@ class BlockScripts:
         None, None)``; its position there is the walk's owner tag, so a failed walk sends that
         input to the interpreter in block order."""
         if self._walks is None and self._walk_type is not None:
+            if self._walk_session is None:
+                self._walk_session = self._verifier.batch.walk_session()
+                if self._walk_session is None:
+                    self._walk_type = None
+                    return None
             self._walks = self._walk_type()
         return self._walks
 
@@ -151,23 +164,26 @@ class BlockScripts:
         """Every input of the block so far, in block order (see :meth:`walk_batch`)."""
         return self._inputs
 
-    def submit_walks(self, split: bool = False) -> None:
-        """Send the open walk batch to the verifier's threads (the fast path calls this every
-        few hundred inputs, so the EC work overlaps the rest of the block)."""
+    def submit_walks(self) -> None:
+        """Seal the open walk batch and queue it for the verifier's worker threads (the fast
+        path calls this every few hundred inputs, so the EC work overlaps the rest of the
+        block)."""
         walks, self._walks = self._walks, None
-        if walks is not None and len(walks):
-            self._walk_chunks.append((walks, self._verifier.batch.submit_walks(walks, split)))
+        if walks is not None and len(walks):  # type: ignore[arg-type]
+            walks.seal()  # type: ignore[attr-defined]
+            self._walk_session.push(walks)  # type: ignore[union-attr]
+            self._walk_batches.append(walks)
 
     def _finish_walks(self) -> set[int]:
-        """Wait for every walk; the owner tags of the failed ones."""
-        self.submit_walks(split=True)
+        """Verify every walk (this thread joins in); the owner tags of the failed ones."""
+        self.submit_walks()
         failed: set[int] = set()
-        self.stats.checks += finish_walks([piece for _, pieces in self._walk_chunks
-                                           for piece in pieces])
-        for walks, _ in self._walk_chunks:
+        if self._walk_session is not None:
+            self.stats.checks += self._walk_session.finish()
+        for walks in self._walk_batches:
             failed.update(walks.failed_owners())  # type: ignore[attr-defined]
             self.stats.cache_hits += walks.hits  # type: ignore[attr-defined]
-        self._walk_chunks = []
+        self._walk_batches = []
         return failed
 
     def _queue(self, job: Job, round_: int) -> None:
@@ -248,26 +264,32 @@ class BlockScripts:
             self.close()
         self.stats.inputs = len(self._inputs)
         self._verifier.last_stats = self.stats
-        for position, (tx, index, out, precomputed, job) in enumerate(self._inputs):
-            if job.failed if job is not None else position in failed_walks:
-                if precomputed is None:
-                    precomputed = PrecomputedTransactionData(tx)
-                try:
-                    verify_input(tx, index, out, self._flags, precomputed)
-                except ScriptError as exc:
-                    raise script_failure(tx, index, exc) from exc
+        # Only failures are revisited (a full block of walks must not cost a Python pass).
+        inputs = self._inputs
+        failed = failed_walks.union(p for p in self._job_positions
+                                    if inputs[p][4].failed)  # type: ignore[union-attr]
+        for position in sorted(failed):
+            tx, index, out, precomputed, _ = inputs[position]
+            if precomputed is None:
+                precomputed = PrecomputedTransactionData(tx)
+            try:
+                verify_input(tx, index, out, self._flags, precomputed)
+            except ScriptError as exc:
+                raise script_failure(tx, index, exc) from exc
 
     def close(self) -> None:
         """Restore the thread switch interval and drop the compiled walks no worker has
-        started (idempotent). Chunks still running finish in the background and are dropped:
-        for a block abandoned on another rule's failure."""
+        started (idempotent): for a block abandoned on another rule's failure. Walks already
+        running are waited for (a piece is a few milliseconds), since they read the batches;
+        Python chunks still running finish in the background and are dropped."""
         saved, self._saved_switch = self._saved_switch, None
         if saved is not None:
             sys.setswitchinterval(saved)
-        chunks, self._walk_chunks = self._walk_chunks, []
-        for _, pieces in chunks:  # walks not started yet are dropped, not verified for nothing
-            for piece in pieces:
-                piece.cancel()
+        session, self._walk_session = self._walk_session, None
+        if session is not None:
+            session.cancel()  # walks not started yet are dropped, not verified for nothing
+        self._walks = None
+        self._walk_batches = []
 
 
 class ScriptVerifier:

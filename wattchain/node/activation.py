@@ -174,7 +174,8 @@ class ChainActivator:
         contracts = cs.contracts.binding()
         try:
             undo = connect_block(block, view, entry.height, chain_context(parent), cs.params,
-                                 script_verifier=cs.script_verifier, contracts=contracts)
+                                 script_verifier=cs.script_verifier, contracts=contracts,
+                                 in_place=True)  # view is dropped if the block fails
         except BlockValidationError as exc:
             self.mark_failed(entry)  # the contract hook left the state at the parent
             return exc.reason, exc.detail
@@ -189,7 +190,7 @@ class ChainActivator:
             raise ChainstateError("the genesis connects only onto an empty chain")
         view = CoinsViewCache(cs.cache.view)
         try:
-            undo = connect_block(cs.read_block(entry), view, 0, None, cs.params)
+            undo = connect_block(cs.read_block(entry), view, 0, None, cs.params, in_place=True)
         except BlockValidationError:
             return False
         self._commit_connect(entry, view, undo)

@@ -57,14 +57,20 @@ ctypedef struct WalkJob:
     unsigned char ok
 
 
+#: The bound libsecp256k1 context and entry points as plain C data, so threads that never hold
+#: the GIL (``_walk_queue``) can verify without touching a Python object.
+ctypedef struct SecpCalls:
+    const void *ctx
+    pubkey_parse_t pubkey_parse
+    sig_parse_compact_t parse_compact
+    sig_normalize_t normalize
+    ecdsa_verify_t ecdsa_verify
+    xonly_parse_t xonly_parse
+    schnorr_verify_t schnorr_verify
+
+
 cdef class Secp256k1:
-    cdef const void *ctx
-    cdef pubkey_parse_t pubkey_parse
-    cdef sig_parse_compact_t parse_compact
-    cdef sig_normalize_t normalize
-    cdef ecdsa_verify_t ecdsa_verify
-    cdef xonly_parse_t xonly_parse
-    cdef schnorr_verify_t schnorr_verify
+    cdef SecpCalls calls
 
     cdef int _verify_one(self, const Check *c) noexcept nogil
 
@@ -81,3 +87,11 @@ cdef class WalkBatch:
     cdef int push_sig(self, const unsigned char *der, size_t size,
                       const unsigned char *msg32) except -1
     cdef int mark_cached(self, int key_index) except -1
+
+
+#: One Bitcoin-consensus ECDSA check (lax DER, low-S normalised), 1 if valid.
+cdef int verify_check(const SecpCalls *calls, const Check *c) noexcept nogil
+
+#: Jobs ``start:end`` of a sealed batch's arrays; the signature checks made.
+cdef long run_walks(const SecpCalls *calls, WalkJob *jobs, const WalkKey *keys,
+                    const WalkSig *sigs, Py_ssize_t start, Py_ssize_t end) noexcept nogil

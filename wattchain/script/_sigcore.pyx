@@ -30,25 +30,16 @@ cdef class Secp256k1:
         if not (ctx and pubkey_parse and parse_compact and normalize and ecdsa_verify
                 and xonly_parse and schnorr_verify):
             raise ValueError("libsecp256k1 context and function addresses must be non-null")
-        self.ctx = <const void *>ctx
-        self.pubkey_parse = <pubkey_parse_t>pubkey_parse
-        self.parse_compact = <sig_parse_compact_t>parse_compact
-        self.normalize = <sig_normalize_t>normalize
-        self.ecdsa_verify = <ecdsa_verify_t>ecdsa_verify
-        self.xonly_parse = <xonly_parse_t>xonly_parse
-        self.schnorr_verify = <schnorr_verify_t>schnorr_verify
+        self.calls.ctx = <const void *>ctx
+        self.calls.pubkey_parse = <pubkey_parse_t>pubkey_parse
+        self.calls.parse_compact = <sig_parse_compact_t>parse_compact
+        self.calls.normalize = <sig_normalize_t>normalize
+        self.calls.ecdsa_verify = <ecdsa_verify_t>ecdsa_verify
+        self.calls.xonly_parse = <xonly_parse_t>xonly_parse
+        self.calls.schnorr_verify = <schnorr_verify_t>schnorr_verify
 
     cdef int _verify_one(self, const Check *c) noexcept nogil:
-        cdef secp256k1_pubkey key
-        cdef secp256k1_ecdsa_signature sig
-        cdef unsigned char compact[64]
-        if not self.pubkey_parse(self.ctx, &key, c.pub, c.publen):
-            return 0
-        lax_der_to_compact(c.sig, c.siglen, compact)
-        if not self.parse_compact(self.ctx, &sig, compact):
-            return 0
-        self.normalize(self.ctx, &sig, &sig)
-        return 1 if self.ecdsa_verify(self.ctx, &sig, c.msg, &key) else 0
+        return verify_check(&self.calls, c)
 
     def verify_ecdsa(self, bytes pubkey not None, bytes der_sig not None, bytes msg32 not None):
         """One Bitcoin-consensus ECDSA check (same contract as ``keys.verify_ecdsa``)."""
@@ -115,9 +106,9 @@ cdef class Secp256k1:
         if len(xonly_pubkey) != 32 or len(sig64) != 64:
             return False
         with nogil:
-            result = self.xonly_parse(self.ctx, &key, kp)
+            result = self.calls.xonly_parse(self.calls.ctx, &key, kp)
             if result:
-                result = self.schnorr_verify(self.ctx, sp, mp, mlen, &key)
+                result = self.calls.schnorr_verify(self.calls.ctx, sp, mp, mlen, &key)
         return bool(result)
 
 
@@ -249,8 +240,7 @@ cdef class WalkBatch:
         if start < 0:
             start = 0
         with nogil:
-            for i in range(start, end):
-                total += _run_walk(core, self, &self.jobs[i])
+            total = run_walks(&core.calls, self.jobs, self.keys, self.sigs, start, end)
         return total
 
     def failed_owners(self):
@@ -290,7 +280,30 @@ cdef void *_grow(void *data, Py_ssize_t *cap, size_t item) except NULL:
     return grown
 
 
-cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil:
+cdef int verify_check(const SecpCalls *calls, const Check *c) noexcept nogil:
+    cdef secp256k1_pubkey key
+    cdef secp256k1_ecdsa_signature sig
+    cdef unsigned char compact[64]
+    if not calls.pubkey_parse(calls.ctx, &key, c.pub, c.publen):
+        return 0
+    lax_der_to_compact(c.sig, c.siglen, compact)
+    if not calls.parse_compact(calls.ctx, &sig, compact):
+        return 0
+    calls.normalize(calls.ctx, &sig, &sig)
+    return 1 if calls.ecdsa_verify(calls.ctx, &sig, c.msg, &key) else 0
+
+
+cdef long run_walks(const SecpCalls *calls, WalkJob *jobs, const WalkKey *keys,
+                    const WalkSig *sigs, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef long total = 0
+    for i in range(start, end):
+        total += _run_walk(calls, &jobs[i], keys, sigs)
+    return total
+
+
+cdef int _run_walk(const SecpCalls *calls, WalkJob *job, const WalkKey *keys,
+                   const WalkSig *sigs) noexcept nogil:
     """CHECKMULTISIG's walk for one job; sets ``job.ok`` and ``job.checks``."""
     cdef Check c
     cdef int sig_at = job.n_sigs - 1
@@ -301,8 +314,8 @@ cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil
     job.hits = 0
     job.ok = 1
     while sig_at >= 0:
-        key = &batch.keys[job.first_key + key_at]
-        sig = &batch.sigs[job.first_sig + sig_at]
+        key = <WalkKey *>&keys[job.first_key + key_at]  # read only (the cast drops const
+        sig = <WalkSig *>&sigs[job.first_sig + sig_at]  # for Cython's temporaries)
         c.pub = key.data
         c.publen = key.size
         c.sig = sig.der
@@ -312,7 +325,7 @@ cdef int _run_walk(Secp256k1 core, WalkBatch batch, WalkJob *job) noexcept nogil
         if sig.cached & (1u << key_at):
             job.hits += 1
             sig_at -= 1
-        elif core._verify_one(&c):
+        elif verify_check(calls, &c):
             sig_at -= 1
         key_at -= 1
         if sig_at > key_at:  # more signatures left than keys

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class CompiledBackend:
 
     name = "compiled"
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, queue_module: Any = None) -> None:
         addresses = [int(ffi.cast("uintptr_t", ffi.addressof(lib, fn)))
                      for fn in _LIBSECP_FUNCTIONS]
         ctx = int(ffi.cast("uintptr_t", GLOBAL_CONTEXT.ctx))
@@ -101,7 +102,11 @@ class CompiledBackend:
         self._core = module.Secp256k1(ctx, *addresses)
         #: The bound core, for compiled callers (``WalkBatch.run``) that verify without Python.
         self.core = self._core
-        self.walk_batch = module.WalkBatch
+        #: Compiled walks need the GIL-free queue too (``_walk_queue``); without it the block
+        #: fast path falls back to Python jobs (same results).
+        self.walk_batch = module.WalkBatch if queue_module is not None else None
+        self.walk_queue = queue_module.WalkQueue if queue_module is not None else None
+        self.walk_session = queue_module.WalkSession if queue_module is not None else None
         self.verify_ecdsa = self._core.verify_ecdsa
         self.verify_ecdsa_many = self._core.verify_ecdsa_many
         self.verify_schnorr = self._core.verify_schnorr
@@ -122,7 +127,11 @@ def _load(pure: bool) -> Backend:
         from wattchain.script import _sigcore  # type: ignore[attr-defined]
     except ImportError:
         return PureBackend()
-    return CompiledBackend(_sigcore)
+    try:
+        from wattchain.script import _walk_queue  # type: ignore[attr-defined]
+    except ImportError:
+        _walk_queue = None
+    return CompiledBackend(_sigcore, _walk_queue)
 
 
 def get_backend(pure: bool | None = None) -> Backend:
@@ -150,52 +159,6 @@ def verify_schnorr(xonly_pubkey: bytes, sig64: bytes, msg: bytes) -> bool:
     return get_backend().verify_schnorr(xonly_pubkey, sig64, msg)
 
 
-class WalkPiece:
-    """Jobs ``start:end`` of a sealed compiled ``WalkBatch``: run once, by whichever thread
-    claims it first (a worker, or the validating thread at the end of the block)."""
-
-    __slots__ = ("walks", "core", "start", "end", "checks", "error", "_claim", "_done")
-
-    def __init__(self, walks: Any, core: Any, start: int, end: int) -> None:
-        self.walks, self.core, self.start, self.end = walks, core, start, end
-        self.checks = 0
-        self.error: BaseException | None = None
-        self._claim = threading.Lock()
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        """Verify the piece unless another thread has claimed it (the GIL is released inside)."""
-        if not self._claim.acquire(blocking=False):
-            return
-        try:
-            self.checks = self.walks.run(self.core, self.start, self.end)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            self.error = exc
-        finally:
-            self._done.set()
-
-    def cancel(self) -> None:
-        """Make sure the piece never runs if no thread has started it (a block abandoned on
-        another rule's failure must not keep the workers busy)."""
-        if self._claim.acquire(blocking=False):
-            self._done.set()
-
-    def wait(self) -> int:
-        """The checks made, once the piece is done (raises what the run raised)."""
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.checks
-
-
-def finish_walks(pieces: "Sequence[WalkPiece]") -> int:
-    """Run every piece no worker has started on this thread (from the back: workers take them
-    from the front), wait for the rest; the checks made."""
-    for piece in reversed(pieces):
-        piece.run()
-    return sum(piece.wait() for piece in pieces)
-
-
 class BatchVerifier:
     """Verifies batches of :class:`SignatureCheck` over a thread pool.
 
@@ -211,7 +174,9 @@ class BatchVerifier:
         self.threads = threads or os.cpu_count() or 1
         self.backend = backend if backend is not None else get_backend()
         self._pool: ThreadPoolExecutor | None = None
-        self._walk_pool: ThreadPoolExecutor | None = None
+        self._walk_queue: Any = None
+        self._walk_workers: list[threading.Thread] = []
+        self._walk_finalizer: weakref.finalize | None = None
 
     @property
     def backend_name(self) -> str:
@@ -250,27 +215,29 @@ class BatchVerifier:
             return done
         return self._ensure_pool().submit(self.backend.verify_ecdsa_many, pubkeys, sigs, msgs)
 
-    def submit_walks(self, walks: Any, split: bool = False) -> "list[WalkPiece]":
-        """Seal a compiled ``WalkBatch`` and queue it (in one piece, or with ``split`` one per
-        thread: the tail of a block) for the walk workers. Only for the compiled backend.
+    def walk_session(self) -> Any:
+        """A session (``_walk_queue.WalkSession``) for one block's compiled walks, or None
+        with a backend that has none. Only for the compiled backend.
 
-        Walks run on ``threads - 1`` workers, Bitcoin Core's check-queue layout: the calling
-        thread is the last core, busy validating the block meanwhile, and at the end it runs
-        whatever no worker has started (:func:`finish_walks`). With one thread nothing runs
-        in the background."""
-        walks.seal()
-        n = len(walks)
-        pieces = self.threads if split and n >= 2 * MIN_CHECKS_PER_THREAD else 1
-        step = max(1, -(-n // pieces))
-        core = self.backend.core  # type: ignore[attr-defined]
-        made = [WalkPiece(walks, core, i, i + step) for i in range(0, max(n, 1), step)]
-        if self.threads > 1:
-            if self._walk_pool is None:
-                self._walk_pool = ThreadPoolExecutor(max_workers=self.threads - 1,
-                                                     thread_name_prefix="sigwalk")
-            for piece in made:
-                self._walk_pool.submit(piece.run)
-        return made
+        Sealed ``WalkBatch`` es pushed to it run on ``threads - 1`` worker threads that never
+        take the GIL. This is Bitcoin Core's check-queue layout: the calling thread is the
+        last core. It is busy validating the block meanwhile, and at the end its ``finish``
+        runs whatever no worker has taken. With one thread nothing runs in the background.
+        The workers start on first use and stop in :meth:`close`, or when this verifier is
+        garbage collected."""
+        session_type = getattr(self.backend, "walk_session", None)
+        if session_type is None:
+            return None
+        if self._walk_queue is None:
+            queue = self.backend.walk_queue(self.backend.core)  # type: ignore[attr-defined]
+            workers = [threading.Thread(target=queue.serve, name=f"sigwalk-{i}", daemon=True)
+                       for i in range(self.threads - 1)]
+            for worker in workers:
+                worker.start()
+            self._walk_queue, self._walk_workers = queue, workers
+            # An unclosed verifier must not leave its workers waiting forever.
+            self._walk_finalizer = weakref.finalize(self, queue.shutdown)
+        return session_type(self._walk_queue)
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -283,9 +250,14 @@ class BatchVerifier:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        walk_pool, self._walk_pool = self._walk_pool, None
-        if walk_pool is not None:
-            walk_pool.shutdown(wait=True)
+        queue, self._walk_queue = self._walk_queue, None
+        if queue is not None:
+            queue.shutdown()  # sessions still open run their queued pieces themselves
+            for worker in self._walk_workers:
+                worker.join()
+            self._walk_workers = []
+            if self._walk_finalizer is not None:
+                self._walk_finalizer.detach()
 
     def __enter__(self) -> "BatchVerifier":
         return self
@@ -294,7 +266,7 @@ class BatchVerifier:
         self.close()
 
 
-__all__ = ["WalkPiece", "finish_walks", "SignatureCheck", "Backend", "PureBackend",
+__all__ = ["SignatureCheck", "Backend", "PureBackend",
            "CompiledBackend", "BatchVerifier",
            "PURE_ENV", "pure_forced", "get_backend", "compiled_available", "backend_name",
            "verify_ecdsa", "verify_schnorr"]
