@@ -46,9 +46,13 @@ else:
          # The block loop's common transactions in C (wattchain.consensus.connect_fast).
          Extension("wattchain.consensus._connect_fast",
                    ["wattchain/consensus/_connect_fast.pyx"],
-                   depends=["wattchain/consensus/_fast_bytes.pxd", "wattchain/script/_sigcore.pxd",
+                   depends=["wattchain/consensus/_fast_bytes.pxd",
+                            "wattchain/consensus/_fast_slots.pxd", "wattchain/script/_sigcore.pxd",
                             "wattchain/script/_fastpaths.pxd"],
-                   optional=True)],
+                   optional=True),
+         # CoinsViewCache._batch_write in C (the node's per-block flush).
+         Extension("wattchain.consensus._coins_flush", ["wattchain/consensus/_coins_flush.pyx"],
+                   depends=["wattchain/consensus/_fast_slots.pxd"], optional=True)],
         language_level=3,
         quiet=True,
     )

@@ -346,7 +346,7 @@ def test_hash160_matches_hashlib(data):
 def test_compiled_batch_write_matches_python(rows):
     """Random parent/child entries (coin or spent, DIRTY, FRESH): same entries, usage and
     error from the compiled and the Python BatchWrite."""
-    from wattchain.consensus import _connect_fast
+    from wattchain.consensus import _coins_flush
     from wattchain.consensus.coins import CacheInconsistencyError, _Entry
 
     def coin(tag):
@@ -368,7 +368,7 @@ def test_compiled_batch_write_matches_python(rows):
             if write == "py":
                 parent._batch_write_py(child._entries)
             else:
-                _connect_fast.batch_write(parent, child._entries)
+                _coins_flush.batch_write(parent, child._entries)
             error = None
         except CacheInconsistencyError as exc:
             error = str(exc)

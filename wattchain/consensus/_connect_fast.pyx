@@ -37,18 +37,18 @@ from libc.string cimport memcmp, memcpy
 
 from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
                                               put_compact, put_le, sig_ok, sigcache_preimage)
+from wattchain.consensus._fast_slots cimport get_slot, set_slot, slot_offset
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 
 from wattchain.consensus.coins import (_ENTRY_OVERHEAD, CacheInconsistencyError, Coin,
                                       CoinsViewCache, _Entry)
 from wattchain.consensus.errors import BlockValidationError
-from wattchain.core.tx import OutPoint
+from wattchain.core.tx import OutPoint, TxIn, TxOut
 from wattchain.script.sigcache import SignatureCache
 
 cdef extern from "Python.h":
     object PyType_GenericNew(PyTypeObject *t, PyObject *args, PyObject *kwds)
-    int PyObject_GenericSetAttr(object o, object name, object value) except -1
 
 DEF MAX_INPUTS = 16          # larger transactions take the Python path
 DEF MAX_OUT_BYTES = 4096     # serialized outputs hashed fast (larger: BlockScripts.add)
@@ -63,15 +63,41 @@ DEF KEY_BUF = 256            # >= MAX_SALT + 32 + 2 + 65 + 72 (sigcache key prei
 
 cdef long OVERHEAD = _ENTRY_OVERHEAD
 cdef object CacheType = CoinsViewCache
+# Slot offsets (see _fast_slots.pxd): read only after an exact type check.
+cdef object TxInType = TxIn, TxOutType = TxOut, OutPointType = OutPoint
+cdef object CoinType = Coin, EntryType = _Entry
+cdef Py_ssize_t IN_PREVOUT = slot_offset(TxIn, "prevout")
+cdef Py_ssize_t IN_SCRIPT_SIG = slot_offset(TxIn, "script_sig")
+cdef Py_ssize_t IN_SEQUENCE = slot_offset(TxIn, "sequence")
+cdef Py_ssize_t IN_WITNESS = slot_offset(TxIn, "witness")
+cdef Py_ssize_t OUT_VALUE = slot_offset(TxOut, "value")
+cdef Py_ssize_t OUT_SCRIPT = slot_offset(TxOut, "script_pubkey")
+cdef Py_ssize_t OP_TXID = slot_offset(OutPoint, "txid")
+cdef Py_ssize_t OP_INDEX = slot_offset(OutPoint, "index")
+cdef Py_ssize_t COIN_OUTPUT = slot_offset(Coin, "output")
+cdef Py_ssize_t COIN_HEIGHT = slot_offset(Coin, "height")
+cdef Py_ssize_t COIN_COINBASE = slot_offset(Coin, "is_coinbase")
+cdef Py_ssize_t COIN_COINSTAKE = slot_offset(Coin, "is_coinstake")
+cdef Py_ssize_t ENTRY_COIN = slot_offset(_Entry, "coin")
+cdef Py_ssize_t ENTRY_DIRTY = slot_offset(_Entry, "dirty")
+cdef Py_ssize_t ENTRY_FRESH = slot_offset(_Entry, "fresh")
+
+
+cdef inline object entry_of(object entry):
+    """``entry``, checked to be a cache ``_Entry`` (the only kind a cache holds) before its
+    slots are touched."""
+    if type(entry) is not EntryType:
+        raise TypeError(f"coins cache entry of type {type(entry).__name__}")
+    return entry
 
 
 # ------------------------------------------------------------------------------ objects
 cdef inline object new_entry(object coin, bint dirty, bint fresh):
     """``coins._Entry(coin, dirty, fresh)`` without running its Python ``__init__``."""
     entry = PyType_GenericNew(<PyTypeObject *>_Entry, NULL, NULL)
-    entry.coin = coin
-    entry.dirty = dirty
-    entry.fresh = fresh
+    set_slot(entry, ENTRY_COIN, coin)
+    set_slot(entry, ENTRY_DIRTY, True if dirty else False)
+    set_slot(entry, ENTRY_FRESH, True if fresh else False)
     return entry
 
 
@@ -79,17 +105,17 @@ cdef inline object new_coin(object output, object height):
     """``Coin(output, height, False, False)``; the frozen dataclass's fields are set the way
     its generated ``__init__`` does (object.__setattr__)."""
     coin = PyType_GenericNew(<PyTypeObject *>Coin, NULL, NULL)
-    PyObject_GenericSetAttr(coin, "output", output)
-    PyObject_GenericSetAttr(coin, "height", height)
-    PyObject_GenericSetAttr(coin, "is_coinbase", False)
-    PyObject_GenericSetAttr(coin, "is_coinstake", False)
+    set_slot(coin, COIN_OUTPUT, output)
+    set_slot(coin, COIN_HEIGHT, height)
+    set_slot(coin, COIN_COINBASE, False)
+    set_slot(coin, COIN_COINSTAKE, False)
     return coin
 
 
 cdef inline object new_outpoint(object txid, object index):
     outpoint = PyType_GenericNew(<PyTypeObject *>OutPoint, NULL, NULL)
-    PyObject_GenericSetAttr(outpoint, "txid", txid)
-    PyObject_GenericSetAttr(outpoint, "index", index)
+    set_slot(outpoint, OP_TXID, txid)
+    set_slot(outpoint, OP_INDEX, index)
     return outpoint
 
 
@@ -167,18 +193,23 @@ cdef class _Loop:
         # ---- phase 1: look, do not touch
         for i in range(n_in):
             txin = inputs[i]
-            script_sig = txin.script_sig
+            if type(txin) is not TxInType:
+                return 0
+            script_sig = get_slot(txin, IN_SCRIPT_SIG)
             if type(script_sig) is not bytes or PyBytes_GET_SIZE(script_sig) != 0:
                 return 0
-            if type(txin.sequence) is not int:
+            sequence = get_slot(txin, IN_SEQUENCE)
+            if type(sequence) is not int:
                 return 0
-            seq = txin.sequence
+            seq = sequence
             if not 0 <= seq <= 0xFFFFFFFF or (version >= 2 and not seq & DISABLE_FLAG):
                 return 0  # BIP68 may apply: the Python path computes the locks
             self.seqs[i] = <uint32_t>seq
-            prevout = txin.prevout
-            txid = prevout.txid
-            index = prevout.index
+            prevout = get_slot(txin, IN_PREVOUT)
+            if type(prevout) is not OutPointType:
+                return 0
+            txid = get_slot(prevout, OP_TXID)
+            index = get_slot(prevout, OP_INDEX)
             if type(txid) is not bytes or PyBytes_GET_SIZE(txid) != 32 or type(index) is not int:
                 return 0
             if not 0 <= index <= 0xFFFFFFFF:
@@ -192,29 +223,31 @@ cdef class _Loop:
                 entry = fetch(self.cache, key)
                 if entry is None:
                     return 0
-            coin = entry.coin
-            if coin is None:
+            coin = get_slot(entry_of(entry), ENTRY_COIN)
+            if coin is None or type(coin) is not CoinType:
                 return 0
-            coin_height = coin.height
-            if (coin.is_coinbase or coin.is_coinstake) and not (
+            coin_height = get_slot(coin, COIN_HEIGHT)
+            if (get_slot(coin, COIN_COINBASE) or get_slot(coin, COIN_COINSTAKE)) and not (
                     coin_height == 0 or self.height - coin_height >= self.maturity):
                 return 0
-            out = coin.output
-            if type(out.value) is not int:
+            out = get_slot(coin, COIN_OUTPUT)
+            if type(out) is not TxOutType:
                 return 0
-            pyvalue = out.value
+            pyvalue = get_slot(out, OUT_VALUE)
+            if type(pyvalue) is not int:
+                return 0
             if not 0 <= pyvalue <= self.max_money:
                 return 0
             value = pyvalue
             value_in += value
             if value_in > self.max_money:
                 return 0
-            spk = out.script_pubkey
+            spk = get_slot(out, OUT_SCRIPT)
             if type(spk) is not bytes:
                 return 0
             p = <const uint8_t *>PyBytes_AS_STRING(spk)
             n = PyBytes_GET_SIZE(spk)
-            witness = txin.witness
+            witness = get_slot(txin, IN_WITNESS)
             if type(witness) is not tuple:
                 return 0
             if n == 22 and p[0] == 0 and p[1] == 20:
@@ -237,10 +270,12 @@ cdef class _Loop:
             coins.append(coin)
         for i in range(n_out):
             out = outputs[i]
-            spk = out.script_pubkey
-            if type(out.value) is not int or type(spk) is not bytes:
+            if type(out) is not TxOutType:
                 return 0
-            pyvalue = out.value
+            spk = get_slot(out, OUT_SCRIPT)
+            pyvalue = get_slot(out, OUT_VALUE)
+            if type(pyvalue) is not int or type(spk) is not bytes:
+                return 0
             if not 0 <= pyvalue <= self.max_money:
                 return 0
             value_out += <int64_t>pyvalue
@@ -265,13 +300,13 @@ cdef class _Loop:
         # ---- phase 2: spend, add, account
         for i in range(n_in):
             entry = entries[i]
-            n = PyBytes_GET_SIZE((<object>coins[i]).output.script_pubkey)
-            if entry.fresh:
+            n = PyBytes_GET_SIZE(get_slot(get_slot(coins[i], COIN_OUTPUT), OUT_SCRIPT))
+            if get_slot(entry, ENTRY_FRESH):
                 del self.entries[keys[i]]
                 delta -= OVERHEAD + n
             else:
-                entry.coin = None
-                entry.dirty = True
+                set_slot(entry, ENTRY_COIN, None)
+                set_slot(entry, ENTRY_DIRTY, True)
                 delta -= n
         self.cache._usage += delta
         self.add_outputs(tx, outputs)
@@ -293,7 +328,7 @@ cdef class _Loop:
         txid = tx.txid
         for i in range(len(outputs)):
             out = outputs[i]
-            spk = out.script_pubkey
+            spk = get_slot(out, OUT_SCRIPT)  # outputs were type-checked by run_tx
             n = PyBytes_GET_SIZE(spk)
             p = <const uint8_t *>PyBytes_AS_STRING(spk)
             if (n > 0 and p[0] == 0x6A) or n > MAX_SCRIPT:
@@ -308,14 +343,14 @@ cdef class _Loop:
             if entry is None:
                 self.entries[key] = new_entry(coin, True, True)
                 delta += OVERHEAD + n
-            elif entry.coin is not None:
+            elif get_slot(entry_of(entry), ENTRY_COIN) is not None:
                 self.cache._usage += delta
                 raise BlockValidationError("bad-txns-BIP30",
                                            f"tried to overwrite transaction {tx.txid_hex}")
             else:
                 delta += n
-                entry.coin = coin
-                entry.dirty = True
+                set_slot(entry, ENTRY_COIN, coin)
+                set_slot(entry, ENTRY_DIRTY, True)
         self.cache._usage += delta
         return 0
 
@@ -399,18 +434,18 @@ cdef class _Loop:
         cdef WalkBatch walks = self.walks
         # midstates (BIP143)
         for i in range(n_in):
-            prevout = (<object>inputs[i]).prevout
-            memcpy(buf + 36 * i, PyBytes_AS_STRING(prevout.txid), 32)
-            put_le(buf + 36 * i + 32, <uint32_t>prevout.index, 4)
+            prevout = get_slot(inputs[i], IN_PREVOUT)  # types checked by run_tx
+            memcpy(buf + 36 * i, PyBytes_AS_STRING(get_slot(prevout, OP_TXID)), 32)
+            put_le(buf + 36 * i + 32, <uint32_t>get_slot(prevout, OP_INDEX), 4)
         sha256d_into(buf, 36 * n_in, mid)
         for i in range(n_in):
             put_le(buf + 4 * i, self.seqs[i], 4)
         sha256d_into(buf, 4 * n_in, mid + 32)
         pos = 0
         for out in outputs:
-            spk = out.script_pubkey
+            spk = get_slot(out, OUT_SCRIPT)
             size = PyBytes_GET_SIZE(spk)
-            put_le(buf + pos, <unsigned long long><int64_t>out.value, 8)
+            put_le(buf + pos, <unsigned long long><int64_t>get_slot(out, OUT_VALUE), 8)
             pos += 8
             pos += put_compact(buf + pos, size)
             memcpy(buf + pos, PyBytes_AS_STRING(spk), size)
@@ -424,23 +459,23 @@ cdef class _Loop:
         for i in range(n_in):
             txin = inputs[i]
             coin = coins[i]
-            out = coin.output
-            amount = out.value
-            witness = txin.witness
+            out = get_slot(coin, COIN_OUTPUT)
+            amount = get_slot(out, OUT_VALUE)
+            witness = get_slot(txin, IN_WITNESS)
             if self.kinds[i] == 1:
-                memcpy(p2pkh + 3, PyBytes_AS_STRING(out.script_pubkey) + 2, 20)
+                memcpy(p2pkh + 3, PyBytes_AS_STRING(get_slot(out, OUT_SCRIPT)) + 2, 20)
                 code = p2pkh
                 code_len = 25
             else:
                 script = witness[len(witness) - 1]
                 code = <const uint8_t *>PyBytes_AS_STRING(script)
                 code_len = PyBytes_GET_SIZE(script)
-            prevout = txin.prevout
+            prevout = get_slot(txin, IN_PREVOUT)
             q = buf
             put_le(q, <unsigned long long>version, 4)
             memcpy(q + 4, mid, 64)
-            memcpy(q + 68, PyBytes_AS_STRING(prevout.txid), 32)
-            put_le(q + 100, <uint32_t>prevout.index, 4)
+            memcpy(q + 68, PyBytes_AS_STRING(get_slot(prevout, OP_TXID)), 32)
+            put_le(q + 100, <uint32_t>get_slot(prevout, OP_INDEX), 4)
             pos = 104
             pos += put_compact(q + pos, code_len)
             memcpy(q + pos, code, code_len)
@@ -567,39 +602,3 @@ def connect_transactions(txs, cache, long height, params, scripts, totals, fallb
             loop.stats.template_inputs += loop.fast_inputs
             loop.stats.checks += loop.cache_hits
             loop.stats.cache_hits += loop.cache_hits
-
-
-
-# ------------------------------------------------------------------------------ flushing
-cdef inline long coin_usage(object coin):
-    return OVERHEAD + (PyBytes_GET_SIZE(coin.output.script_pubkey) if coin is not None else 0)
-
-
-def batch_write(parent, dict child_entries):
-    """``CoinsViewCache._batch_write`` (Core's BatchWrite) of ``child_entries`` into
-    ``parent``: the same entries, flags, usage and error, without a Python frame per entry."""
-    cdef dict entries = parent._entries
-    cdef long long usage = parent._usage
-    for key, child in child_entries.items():
-        if not child.dirty:
-            continue
-        mine = entries.get(key)
-        coin = child.coin
-        if mine is None:
-            if child.fresh and coin is None:
-                continue  # created and spent below us: nothing to record
-            entries[key] = new_entry(coin, True, child.fresh)
-            usage += coin_usage(coin)
-            continue
-        if child.fresh and mine.coin is not None:
-            parent._usage = usage
-            raise CacheInconsistencyError(
-                f"FRESH coin {OutPoint(*key)} flushed over an unspent parent coin")
-        if mine.fresh and coin is None:
-            del entries[key]
-            usage -= coin_usage(mine.coin)
-            continue
-        usage += coin_usage(coin) - coin_usage(mine.coin)
-        mine.coin = coin
-        mine.dirty = True
-    parent._usage = usage

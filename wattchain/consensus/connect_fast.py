@@ -40,10 +40,10 @@ def _load_batch_write(pure: bool) -> Callable[..., None] | None:
     if pure:
         return None
     try:
-        from wattchain.consensus import _connect_fast  # type: ignore[attr-defined]
+        from wattchain.consensus import _coins_flush  # type: ignore[attr-defined]
     except ImportError:
         return None
-    write: Any = _connect_fast.batch_write
+    write: Any = _coins_flush.batch_write
     return write
 
 
