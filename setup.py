@@ -33,7 +33,10 @@ except ImportError:  # no Cython: pure-Python install
     ext_modules = []
 else:
     ext_modules = cythonize(
-        [Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
+        [  # Transaction decoding (wattchain.core.tx.Transaction.read).
+         Extension("wattchain.core._tx_reader", ["wattchain/core/_tx_reader.pyx"],
+                   depends=["wattchain/core/_fast_slots.pxd"], optional=True),
+         Extension("wattchain.script._sigcore", ["wattchain/script/_sigcore.pyx"],
                    depends=["wattchain/script/_sigcore.pxd"], optional=True),
          # GIL-free worker threads for the block loop's signature walks.
          Extension("wattchain.script._walk_queue", ["wattchain/script/_walk_queue.pyx"],
@@ -47,12 +50,12 @@ else:
          Extension("wattchain.consensus._connect_fast",
                    ["wattchain/consensus/_connect_fast.pyx"],
                    depends=["wattchain/consensus/_fast_bytes.pxd",
-                            "wattchain/consensus/_fast_slots.pxd", "wattchain/script/_sigcore.pxd",
+                            "wattchain/core/_fast_slots.pxd", "wattchain/script/_sigcore.pxd",
                             "wattchain/script/_fastpaths.pxd"],
                    optional=True),
          # CoinsViewCache._batch_write in C (the node's per-block flush).
          Extension("wattchain.consensus._coins_flush", ["wattchain/consensus/_coins_flush.pyx"],
-                   depends=["wattchain/consensus/_fast_slots.pxd"], optional=True)],
+                   depends=["wattchain/core/_fast_slots.pxd"], optional=True)],
         language_level=3,
         quiet=True,
     )

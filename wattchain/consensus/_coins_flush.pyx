@@ -12,7 +12,7 @@ much as the rest of the block's non-signature work. Slots are read and written b
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 
-from wattchain.consensus._fast_slots cimport get_slot, set_slot, slot_offset
+from wattchain.core._fast_slots cimport get_slot, set_slot, slot_offset
 
 from wattchain.consensus.coins import _ENTRY_OVERHEAD, CacheInconsistencyError, Coin, _Entry
 from wattchain.core.tx import OutPoint, TxOut

@@ -37,7 +37,7 @@ from libc.string cimport memcmp, memcpy
 
 from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
                                               put_compact, put_le, sig_ok, sigcache_preimage)
-from wattchain.consensus._fast_slots cimport get_slot, set_slot, slot_offset
+from wattchain.core._fast_slots cimport get_slot, set_slot, slot_offset
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 

@@ -10,6 +10,7 @@ layer must therefore not mark a header invalid for these two reasons (``is_mutat
 
 from __future__ import annotations
 
+from wattchain.consensus.collector import collector_paused
 from wattchain.consensus.contract_rules import check_contract_outputs
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
@@ -54,6 +55,11 @@ def legacy_sigop_count(tx: Transaction) -> int:
 def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bool = True) -> None:
     """Core's CheckBlock: header, merkle root and mutation, size, coinbase placement, every
     transaction's context-free checks, and the legacy sigop limit, in Core's order."""
+    with collector_paused():  # see consensus.collector
+        _check_block(block, params, check_merkle_root)
+
+
+def _check_block(block: StakeBlock, params: ChainParams, check_merkle_root: bool) -> None:
     check_block_header(block.header, params)
 
     if check_merkle_root:

@@ -15,11 +15,11 @@ caller's job and must have passed before ``connect_block`` is called.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteError, CoinsViewCache
+from wattchain.consensus.collector import collector_paused
 from wattchain.consensus.connect_fast import compiled_loop
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.contract_rules import (BlockContracts, connect_contracts,
@@ -257,17 +257,9 @@ def connect_block(block: StakeBlock, view: CoinsViewCache, height: int,
     flushed into it on success, a second pass over every coin the block touches (~0.02 s for a
     full block). With it, a failed block leaves ``view`` part-way.
     """
-    # The collector paused: a full block allocates ~10^5 short-lived container objects (cache
-    # entries, coins, keys), and each collection they trigger walks the node's whole heap,
-    # which costs more than the block's own work; the common path creates no reference cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # see consensus.collector
         return _connect_block(block, view, height, ctx, params, script_check, script_verifier,
                               contracts, in_place)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _connect_block(block: StakeBlock, view: CoinsViewCache, height: int,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, Generic, Protocol, TypeVar
 
+from wattchain.core.compiled import compiled_tx_reader
 from wattchain.core.hashes import sha256d
 from wattchain.core.merkle import find_witness_commitment, merkle_root
 from wattchain.core.serialization import ByteReader, compact_size, decode_exact, i32, u32
@@ -77,7 +78,11 @@ class Block(Generic[H]):
     def read(cls, reader: ByteReader, header_type: type = BlockHeader) -> "Block":
         header = header_type.read(reader)
         n = reader.count(_MIN_TX_SIZE)
-        txs = tuple(Transaction.read(reader) for _ in range(n))
+        compiled = compiled_tx_reader()
+        if compiled is not None:  # the same objects and errors (see Transaction.read)
+            txs = reader.read_with(compiled.read_transactions, n)
+        else:
+            txs = tuple(Transaction.read(reader) for _ in range(n))
         return cls(header, txs)
 
     @classmethod

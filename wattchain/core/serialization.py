@@ -155,6 +155,12 @@ class ByteReader:
     def var_bytes(self, limit: int = MAX_COMPACT_SIZE) -> bytes:
         return self.read(self.compact_size(limit))
 
+    def read_with(self, read: Callable[..., tuple[T, int]], *args: object) -> T:
+        """Decode with a compiled reader ``read(data, position, end, *args)`` that returns
+        ``(object, position after it)`` and raises only DecodeError, as this class does."""
+        obj, self._pos = read(self._data, self._pos, self._end, *args)
+        return obj
+
     def expect_end(self) -> None:
         if self._pos != self._end:
             raise DecodeError(f"{self._end - self._pos} trailing bytes after the object")

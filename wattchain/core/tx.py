@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from wattchain.core.compiled import compiled_tx_reader
 from wattchain.core.errors import DecodeError
 from wattchain.core.hashes import sha256d
 from wattchain.core.serialization import (ByteReader, compact_size, decode_exact, i64, u32,
@@ -105,7 +106,13 @@ class Transaction:
         A zero input count followed by a non-zero flag byte marks the BIP144 extended format.
         Unknown flag bits and a witness flag with only empty witnesses are rejected, so a
         transaction has one canonical witness encoding.
+
+        With the compiled reader (``_tx_reader``, unless ``WATTCHAIN_PURE``) the same objects
+        and errors come from C, with the wire bytes kept as the cached serializations.
         """
+        compiled = compiled_tx_reader()
+        if compiled is not None:
+            return reader.read_with(compiled.read_transaction, allow_witness)
         version = reader.u32()
         inputs = _read_inputs(reader)
         flags = 0

@@ -28,9 +28,9 @@ from typing import Any, Protocol
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
+from wattchain.core.compiled import PURE_ENV, pure_forced
 from wattchain.core.keys import verify_ecdsa as _pure_verify_ecdsa
 
-PURE_ENV = "WATTCHAIN_PURE"
 #: Below this many checks per thread the pool's hand-off costs more than it saves.
 MIN_CHECKS_PER_THREAD = 32
 
@@ -112,12 +112,6 @@ class CompiledBackend:
         self.verify_schnorr = self._core.verify_schnorr
 
 
-def pure_forced(environ: Any = None) -> bool:
-    """True when ``WATTCHAIN_PURE`` is set to anything but empty/``0``."""
-    value = (os.environ if environ is None else environ).get(PURE_ENV, "")
-    return value not in ("", "0")
-
-
 @lru_cache(maxsize=2)
 def _load(pure: bool) -> Backend:
     """Build a backend once per kind (an immutable value, so caching it is not shared state)."""
@@ -177,6 +171,7 @@ class BatchVerifier:
         self._walk_queue: Any = None
         self._walk_workers: list[threading.Thread] = []
         self._walk_finalizer: weakref.finalize | None = None
+        self._walk_lock = threading.Lock()
 
     @property
     def backend_name(self) -> str:
@@ -228,16 +223,18 @@ class BatchVerifier:
         session_type = getattr(self.backend, "walk_session", None)
         if session_type is None:
             return None
-        if self._walk_queue is None:
-            queue = self.backend.walk_queue(self.backend.core)  # type: ignore[attr-defined]
-            workers = [threading.Thread(target=queue.serve, name=f"sigwalk-{i}", daemon=True)
-                       for i in range(self.threads - 1)]
-            for worker in workers:
-                worker.start()
-            self._walk_queue, self._walk_workers = queue, workers
-            # An unclosed verifier must not leave its workers waiting forever.
-            self._walk_finalizer = weakref.finalize(self, queue.shutdown)
-        return session_type(self._walk_queue)
+        with self._walk_lock:  # two blocks connecting at once must not start two queues
+            if self._walk_queue is None:
+                queue = self.backend.walk_queue(self.backend.core)  # type: ignore[attr-defined]
+                workers = [threading.Thread(target=queue.serve, name=f"sigwalk-{i}",
+                                            daemon=True) for i in range(self.threads - 1)]
+                for worker in workers:
+                    worker.start()
+                self._walk_queue, self._walk_workers = queue, workers
+                # An unclosed verifier must not leave its workers waiting forever.
+                self._walk_finalizer = weakref.finalize(self, queue.shutdown)
+            queue = self._walk_queue
+        return session_type(queue)
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -250,14 +247,16 @@ class BatchVerifier:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        queue, self._walk_queue = self._walk_queue, None
+        with self._walk_lock:
+            queue, self._walk_queue = self._walk_queue, None
+            workers, self._walk_workers = self._walk_workers, []
+            finalizer, self._walk_finalizer = self._walk_finalizer, None
         if queue is not None:
             queue.shutdown()  # sessions still open run their queued pieces themselves
-            for worker in self._walk_workers:
+            for worker in workers:
                 worker.join()
-            self._walk_workers = []
-            if self._walk_finalizer is not None:
-                self._walk_finalizer.detach()
+        if finalizer is not None:
+            finalizer.detach()
 
     def __enter__(self) -> "BatchVerifier":
         return self

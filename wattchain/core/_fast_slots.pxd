@@ -1,6 +1,7 @@
 # Direct access to ``__slots__`` fields of the consensus dataclasses (TxIn, TxOut, OutPoint,
-# Coin) and of the coins cache's _Entry, for the block fast path
-# (wattchain/consensus/_connect_fast.pyx).
+# Coin) and of the coins cache's _Entry, for the compiled modules that build or read them by
+# the thousand: the block fast path (wattchain/consensus/_connect_fast.pyx), the cache flush
+# (wattchain/consensus/_coins_flush.pyx) and the transaction reader (wattchain/core/_tx_reader.pyx).
 #
 # Why: ``obj.field`` from C goes through the generic attribute lookup. That is a type-dict
 # probe for the descriptor, then the member descriptor's getter, ~40 ns. A full block makes
