@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from wattchain.script.sigcore import pure_forced
+from wattchain.core.compiled import pure_forced
 
 Loop = Callable[..., None]
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from types import ModuleType
 
 from wattchain.core.tx import Transaction
-from wattchain.script.sigcore import pure_forced
+from wattchain.core.compiled import pure_forced
 from wattchain.script.sighash import (SIGHASH_ALL, PrecomputedTransactionData,
                                       segwit_v0_signature_hash)
 
