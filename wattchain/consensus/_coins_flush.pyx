@@ -12,21 +12,21 @@ much as the rest of the block's non-signature work. Slots are read and written b
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 
-from wattchain.core._fast_slots cimport get_slot, set_slot, slot_offset
+from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
+                                         load_tx_slots, set_slot)
 
 from wattchain.consensus.coins import _ENTRY_OVERHEAD, CacheInconsistencyError, Coin, _Entry
-from wattchain.core.tx import OutPoint, TxOut
+from wattchain.core.tx import OutPoint, TxIn, TxOut
 
 cdef extern from "Python.h":
     object PyType_GenericNew(PyTypeObject *t, PyObject *args, PyObject *kwds)
 
 cdef long OVERHEAD = _ENTRY_OVERHEAD
 cdef object EntryType = _Entry, CoinType = Coin, TxOutType = TxOut
-cdef Py_ssize_t ENTRY_COIN = slot_offset(_Entry, "coin")
-cdef Py_ssize_t ENTRY_DIRTY = slot_offset(_Entry, "dirty")
-cdef Py_ssize_t ENTRY_FRESH = slot_offset(_Entry, "fresh")
-cdef Py_ssize_t COIN_OUTPUT = slot_offset(Coin, "output")
-cdef Py_ssize_t OUT_SCRIPT = slot_offset(TxOut, "script_pubkey")
+cdef TxSlots TX
+load_tx_slots(&TX, TxIn, TxOut, OutPoint)
+cdef CoinSlots CS
+load_coin_slots(&CS, Coin, _Entry)
 
 
 cdef inline object entry_of(object entry):
@@ -40,9 +40,9 @@ cdef inline long coin_usage(object coin) except? -1:
     if coin is None:
         return OVERHEAD
     if type(coin) is CoinType:
-        out = get_slot(coin, COIN_OUTPUT)
+        out = get_slot(coin, CS.coin_output)
         if type(out) is TxOutType:
-            return OVERHEAD + PyBytes_GET_SIZE(get_slot(out, OUT_SCRIPT))
+            return OVERHEAD + PyBytes_GET_SIZE(get_slot(out, TX.out_script))
     return OVERHEAD + len(coin.output.script_pubkey)
 
 
@@ -52,32 +52,32 @@ def batch_write(parent, dict child_entries):
     cdef long long usage = parent._usage
     for key, child in child_entries.items():
         entry_of(child)
-        if not get_slot(child, ENTRY_DIRTY):
+        if not get_slot(child, CS.entry_dirty):
             continue
         mine = entries.get(key)
-        coin = get_slot(child, ENTRY_COIN)
-        fresh = get_slot(child, ENTRY_FRESH)
+        coin = get_slot(child, CS.entry_coin)
+        fresh = get_slot(child, CS.entry_fresh)
         if mine is None:
             if fresh and coin is None:
                 continue  # created and spent below us: nothing to record
             # Only FRESH if the child says no layer below holds it unspent.
             mine = PyType_GenericNew(<PyTypeObject *>_Entry, NULL, NULL)
-            set_slot(mine, ENTRY_COIN, coin)
-            set_slot(mine, ENTRY_DIRTY, True)
-            set_slot(mine, ENTRY_FRESH, True if fresh else False)
+            set_slot(mine, CS.entry_coin, coin)
+            set_slot(mine, CS.entry_dirty, True)
+            set_slot(mine, CS.entry_fresh, True if fresh else False)
             entries[key] = mine
             usage += coin_usage(coin)
             continue
-        mine_coin = get_slot(entry_of(mine), ENTRY_COIN)
+        mine_coin = get_slot(entry_of(mine), CS.entry_coin)
         if fresh and mine_coin is not None:
             parent._usage = usage
             raise CacheInconsistencyError(
                 f"FRESH coin {OutPoint(*key)} flushed over an unspent parent coin")
-        if get_slot(mine, ENTRY_FRESH) and coin is None:
+        if get_slot(mine, CS.entry_fresh) and coin is None:
             del entries[key]  # the grandparent never saw it
             usage -= coin_usage(mine_coin)
             continue
         usage += coin_usage(coin) - coin_usage(mine_coin)
-        set_slot(mine, ENTRY_COIN, coin)
-        set_slot(mine, ENTRY_DIRTY, True)
+        set_slot(mine, CS.entry_coin, coin)
+        set_slot(mine, CS.entry_dirty, True)
     parent._usage = usage

@@ -37,7 +37,8 @@ from libc.string cimport memcmp, memcpy
 
 from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
                                               put_compact, put_le, sig_ok, sigcache_preimage)
-from wattchain.core._fast_slots cimport get_slot, set_slot, slot_offset
+from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
+                                         load_tx_slots, set_slot)
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 
@@ -66,21 +67,10 @@ cdef object CacheType = CoinsViewCache
 # Slot offsets (see _fast_slots.pxd): read only after an exact type check.
 cdef object TxInType = TxIn, TxOutType = TxOut, OutPointType = OutPoint
 cdef object CoinType = Coin, EntryType = _Entry
-cdef Py_ssize_t IN_PREVOUT = slot_offset(TxIn, "prevout")
-cdef Py_ssize_t IN_SCRIPT_SIG = slot_offset(TxIn, "script_sig")
-cdef Py_ssize_t IN_SEQUENCE = slot_offset(TxIn, "sequence")
-cdef Py_ssize_t IN_WITNESS = slot_offset(TxIn, "witness")
-cdef Py_ssize_t OUT_VALUE = slot_offset(TxOut, "value")
-cdef Py_ssize_t OUT_SCRIPT = slot_offset(TxOut, "script_pubkey")
-cdef Py_ssize_t OP_TXID = slot_offset(OutPoint, "txid")
-cdef Py_ssize_t OP_INDEX = slot_offset(OutPoint, "index")
-cdef Py_ssize_t COIN_OUTPUT = slot_offset(Coin, "output")
-cdef Py_ssize_t COIN_HEIGHT = slot_offset(Coin, "height")
-cdef Py_ssize_t COIN_COINBASE = slot_offset(Coin, "is_coinbase")
-cdef Py_ssize_t COIN_COINSTAKE = slot_offset(Coin, "is_coinstake")
-cdef Py_ssize_t ENTRY_COIN = slot_offset(_Entry, "coin")
-cdef Py_ssize_t ENTRY_DIRTY = slot_offset(_Entry, "dirty")
-cdef Py_ssize_t ENTRY_FRESH = slot_offset(_Entry, "fresh")
+cdef TxSlots TX
+load_tx_slots(&TX, TxIn, TxOut, OutPoint)
+cdef CoinSlots CS
+load_coin_slots(&CS, Coin, _Entry)
 
 
 cdef inline object entry_of(object entry):
@@ -95,9 +85,9 @@ cdef inline object entry_of(object entry):
 cdef inline object new_entry(object coin, bint dirty, bint fresh):
     """``coins._Entry(coin, dirty, fresh)`` without running its Python ``__init__``."""
     entry = PyType_GenericNew(<PyTypeObject *>_Entry, NULL, NULL)
-    set_slot(entry, ENTRY_COIN, coin)
-    set_slot(entry, ENTRY_DIRTY, True if dirty else False)
-    set_slot(entry, ENTRY_FRESH, True if fresh else False)
+    set_slot(entry, CS.entry_coin, coin)
+    set_slot(entry, CS.entry_dirty, True if dirty else False)
+    set_slot(entry, CS.entry_fresh, True if fresh else False)
     return entry
 
 
@@ -105,17 +95,17 @@ cdef inline object new_coin(object output, object height):
     """``Coin(output, height, False, False)``; the frozen dataclass's fields are set the way
     its generated ``__init__`` does (object.__setattr__)."""
     coin = PyType_GenericNew(<PyTypeObject *>Coin, NULL, NULL)
-    set_slot(coin, COIN_OUTPUT, output)
-    set_slot(coin, COIN_HEIGHT, height)
-    set_slot(coin, COIN_COINBASE, False)
-    set_slot(coin, COIN_COINSTAKE, False)
+    set_slot(coin, CS.coin_output, output)
+    set_slot(coin, CS.coin_height, height)
+    set_slot(coin, CS.coin_coinbase, False)
+    set_slot(coin, CS.coin_coinstake, False)
     return coin
 
 
 cdef inline object new_outpoint(object txid, object index):
     outpoint = PyType_GenericNew(<PyTypeObject *>OutPoint, NULL, NULL)
-    set_slot(outpoint, OP_TXID, txid)
-    set_slot(outpoint, OP_INDEX, index)
+    set_slot(outpoint, TX.outpoint_txid, txid)
+    set_slot(outpoint, TX.outpoint_index, index)
     return outpoint
 
 
@@ -195,21 +185,21 @@ cdef class _Loop:
             txin = inputs[i]
             if type(txin) is not TxInType:
                 return 0
-            script_sig = get_slot(txin, IN_SCRIPT_SIG)
+            script_sig = get_slot(txin, TX.in_script_sig)
             if type(script_sig) is not bytes or PyBytes_GET_SIZE(script_sig) != 0:
                 return 0
-            sequence = get_slot(txin, IN_SEQUENCE)
+            sequence = get_slot(txin, TX.in_sequence)
             if type(sequence) is not int:
                 return 0
             seq = sequence
             if not 0 <= seq <= 0xFFFFFFFF or (version >= 2 and not seq & DISABLE_FLAG):
                 return 0  # BIP68 may apply: the Python path computes the locks
             self.seqs[i] = <uint32_t>seq
-            prevout = get_slot(txin, IN_PREVOUT)
+            prevout = get_slot(txin, TX.in_prevout)
             if type(prevout) is not OutPointType:
                 return 0
-            txid = get_slot(prevout, OP_TXID)
-            index = get_slot(prevout, OP_INDEX)
+            txid = get_slot(prevout, TX.outpoint_txid)
+            index = get_slot(prevout, TX.outpoint_index)
             if type(txid) is not bytes or PyBytes_GET_SIZE(txid) != 32 or type(index) is not int:
                 return 0
             if not 0 <= index <= 0xFFFFFFFF:
@@ -223,17 +213,17 @@ cdef class _Loop:
                 entry = fetch(self.cache, key)
                 if entry is None:
                     return 0
-            coin = get_slot(entry_of(entry), ENTRY_COIN)
+            coin = get_slot(entry_of(entry), CS.entry_coin)
             if coin is None or type(coin) is not CoinType:
                 return 0
-            coin_height = get_slot(coin, COIN_HEIGHT)
-            if (get_slot(coin, COIN_COINBASE) or get_slot(coin, COIN_COINSTAKE)) and not (
+            coin_height = get_slot(coin, CS.coin_height)
+            if (get_slot(coin, CS.coin_coinbase) or get_slot(coin, CS.coin_coinstake)) and not (
                     coin_height == 0 or self.height - coin_height >= self.maturity):
                 return 0
-            out = get_slot(coin, COIN_OUTPUT)
+            out = get_slot(coin, CS.coin_output)
             if type(out) is not TxOutType:
                 return 0
-            pyvalue = get_slot(out, OUT_VALUE)
+            pyvalue = get_slot(out, TX.out_value)
             if type(pyvalue) is not int:
                 return 0
             if not 0 <= pyvalue <= self.max_money:
@@ -242,12 +232,12 @@ cdef class _Loop:
             value_in += value
             if value_in > self.max_money:
                 return 0
-            spk = get_slot(out, OUT_SCRIPT)
+            spk = get_slot(out, TX.out_script)
             if type(spk) is not bytes:
                 return 0
             p = <const uint8_t *>PyBytes_AS_STRING(spk)
             n = PyBytes_GET_SIZE(spk)
-            witness = get_slot(txin, IN_WITNESS)
+            witness = get_slot(txin, TX.in_witness)
             if type(witness) is not tuple:
                 return 0
             if n == 22 and p[0] == 0 and p[1] == 20:
@@ -272,8 +262,8 @@ cdef class _Loop:
             out = outputs[i]
             if type(out) is not TxOutType:
                 return 0
-            spk = get_slot(out, OUT_SCRIPT)
-            pyvalue = get_slot(out, OUT_VALUE)
+            spk = get_slot(out, TX.out_script)
+            pyvalue = get_slot(out, TX.out_value)
             if type(pyvalue) is not int or type(spk) is not bytes:
                 return 0
             if not 0 <= pyvalue <= self.max_money:
@@ -300,13 +290,13 @@ cdef class _Loop:
         # ---- phase 2: spend, add, account
         for i in range(n_in):
             entry = entries[i]
-            n = PyBytes_GET_SIZE(get_slot(get_slot(coins[i], COIN_OUTPUT), OUT_SCRIPT))
-            if get_slot(entry, ENTRY_FRESH):
+            n = PyBytes_GET_SIZE(get_slot(get_slot(coins[i], CS.coin_output), TX.out_script))
+            if get_slot(entry, CS.entry_fresh):
                 del self.entries[keys[i]]
                 delta -= OVERHEAD + n
             else:
-                set_slot(entry, ENTRY_COIN, None)
-                set_slot(entry, ENTRY_DIRTY, True)
+                set_slot(entry, CS.entry_coin, None)
+                set_slot(entry, CS.entry_dirty, True)
                 delta -= n
         self.cache._usage += delta
         self.add_outputs(tx, outputs)
@@ -328,7 +318,7 @@ cdef class _Loop:
         txid = tx.txid
         for i in range(len(outputs)):
             out = outputs[i]
-            spk = get_slot(out, OUT_SCRIPT)  # outputs were type-checked by run_tx
+            spk = get_slot(out, TX.out_script)  # outputs were type-checked by run_tx
             n = PyBytes_GET_SIZE(spk)
             p = <const uint8_t *>PyBytes_AS_STRING(spk)
             if (n > 0 and p[0] == 0x6A) or n > MAX_SCRIPT:
@@ -343,14 +333,14 @@ cdef class _Loop:
             if entry is None:
                 self.entries[key] = new_entry(coin, True, True)
                 delta += OVERHEAD + n
-            elif get_slot(entry_of(entry), ENTRY_COIN) is not None:
+            elif get_slot(entry_of(entry), CS.entry_coin) is not None:
                 self.cache._usage += delta
                 raise BlockValidationError("bad-txns-BIP30",
                                            f"tried to overwrite transaction {tx.txid_hex}")
             else:
                 delta += n
-                set_slot(entry, ENTRY_COIN, coin)
-                set_slot(entry, ENTRY_DIRTY, True)
+                set_slot(entry, CS.entry_coin, coin)
+                set_slot(entry, CS.entry_dirty, True)
         self.cache._usage += delta
         return 0
 
@@ -434,18 +424,18 @@ cdef class _Loop:
         cdef WalkBatch walks = self.walks
         # midstates (BIP143)
         for i in range(n_in):
-            prevout = get_slot(inputs[i], IN_PREVOUT)  # types checked by run_tx
-            memcpy(buf + 36 * i, PyBytes_AS_STRING(get_slot(prevout, OP_TXID)), 32)
-            put_le(buf + 36 * i + 32, <uint32_t>get_slot(prevout, OP_INDEX), 4)
+            prevout = get_slot(inputs[i], TX.in_prevout)  # types checked by run_tx
+            memcpy(buf + 36 * i, PyBytes_AS_STRING(get_slot(prevout, TX.outpoint_txid)), 32)
+            put_le(buf + 36 * i + 32, <uint32_t>get_slot(prevout, TX.outpoint_index), 4)
         sha256d_into(buf, 36 * n_in, mid)
         for i in range(n_in):
             put_le(buf + 4 * i, self.seqs[i], 4)
         sha256d_into(buf, 4 * n_in, mid + 32)
         pos = 0
         for out in outputs:
-            spk = get_slot(out, OUT_SCRIPT)
+            spk = get_slot(out, TX.out_script)
             size = PyBytes_GET_SIZE(spk)
-            put_le(buf + pos, <unsigned long long><int64_t>get_slot(out, OUT_VALUE), 8)
+            put_le(buf + pos, <unsigned long long><int64_t>get_slot(out, TX.out_value), 8)
             pos += 8
             pos += put_compact(buf + pos, size)
             memcpy(buf + pos, PyBytes_AS_STRING(spk), size)
@@ -459,23 +449,23 @@ cdef class _Loop:
         for i in range(n_in):
             txin = inputs[i]
             coin = coins[i]
-            out = get_slot(coin, COIN_OUTPUT)
-            amount = get_slot(out, OUT_VALUE)
-            witness = get_slot(txin, IN_WITNESS)
+            out = get_slot(coin, CS.coin_output)
+            amount = get_slot(out, TX.out_value)
+            witness = get_slot(txin, TX.in_witness)
             if self.kinds[i] == 1:
-                memcpy(p2pkh + 3, PyBytes_AS_STRING(get_slot(out, OUT_SCRIPT)) + 2, 20)
+                memcpy(p2pkh + 3, PyBytes_AS_STRING(get_slot(out, TX.out_script)) + 2, 20)
                 code = p2pkh
                 code_len = 25
             else:
                 script = witness[len(witness) - 1]
                 code = <const uint8_t *>PyBytes_AS_STRING(script)
                 code_len = PyBytes_GET_SIZE(script)
-            prevout = get_slot(txin, IN_PREVOUT)
+            prevout = get_slot(txin, TX.in_prevout)
             q = buf
             put_le(q, <unsigned long long>version, 4)
             memcpy(q + 4, mid, 64)
-            memcpy(q + 68, PyBytes_AS_STRING(get_slot(prevout, OP_TXID)), 32)
-            put_le(q + 100, <uint32_t>get_slot(prevout, OP_INDEX), 4)
+            memcpy(q + 68, PyBytes_AS_STRING(get_slot(prevout, TX.outpoint_txid)), 32)
+            put_le(q + 100, <uint32_t>get_slot(prevout, TX.outpoint_index), 4)
             pos = 104
             pos += put_compact(q + pos, code_len)
             memcpy(q + pos, code, code_len)

@@ -49,3 +49,39 @@ cdef inline void set_slot(object obj, Py_ssize_t offset, object value) noexcept:
     Py_INCREF(value)
     where[0] = <PyObject *>value
     Py_XDECREF(old)
+
+
+#: The slots of the transaction classes (``core.tx``), loaded once per module at import.
+ctypedef struct TxSlots:
+    Py_ssize_t in_prevout, in_script_sig, in_sequence, in_witness
+    Py_ssize_t out_value, out_script, outpoint_txid, outpoint_index
+
+
+cdef inline int load_tx_slots(TxSlots *s, type txin, type txout, type outpoint) except -1:
+    s.in_prevout = slot_offset(txin, "prevout")
+    s.in_script_sig = slot_offset(txin, "script_sig")
+    s.in_sequence = slot_offset(txin, "sequence")
+    s.in_witness = slot_offset(txin, "witness")
+    s.out_value = slot_offset(txout, "value")
+    s.out_script = slot_offset(txout, "script_pubkey")
+    s.outpoint_txid = slot_offset(outpoint, "txid")
+    s.outpoint_index = slot_offset(outpoint, "index")
+    return 0
+
+
+#: The slots of ``consensus.coins.Coin`` and of the coins cache's ``_Entry`` (passed in: this
+#: file is below the consensus layer).
+ctypedef struct CoinSlots:
+    Py_ssize_t coin_output, coin_height, coin_coinbase, coin_coinstake
+    Py_ssize_t entry_coin, entry_dirty, entry_fresh
+
+
+cdef inline int load_coin_slots(CoinSlots *s, type coin, type entry) except -1:
+    s.coin_output = slot_offset(coin, "output")
+    s.coin_height = slot_offset(coin, "height")
+    s.coin_coinbase = slot_offset(coin, "is_coinbase")
+    s.coin_coinstake = slot_offset(coin, "is_coinstake")
+    s.entry_coin = slot_offset(entry, "coin")
+    s.entry_dirty = slot_offset(entry, "dirty")
+    s.entry_fresh = slot_offset(entry, "fresh")
+    return 0

@@ -21,7 +21,7 @@ from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
-from wattchain.core._fast_slots cimport set_slot, slot_offset
+from wattchain.core._fast_slots cimport TxSlots, load_tx_slots, set_slot
 
 from wattchain.core.errors import DecodeError
 from wattchain.core.serialization import MAX_COMPACT_SIZE
@@ -37,14 +37,8 @@ DEF MIN_TXOUT_SIZE = 9
 DEF WITNESS_SCALE_FACTOR = 4
 
 cdef uint64_t LIMIT = MAX_COMPACT_SIZE
-cdef Py_ssize_t OP_TXID = slot_offset(OutPoint, "txid")
-cdef Py_ssize_t OP_INDEX = slot_offset(OutPoint, "index")
-cdef Py_ssize_t IN_PREVOUT = slot_offset(TxIn, "prevout")
-cdef Py_ssize_t IN_SCRIPT_SIG = slot_offset(TxIn, "script_sig")
-cdef Py_ssize_t IN_SEQUENCE = slot_offset(TxIn, "sequence")
-cdef Py_ssize_t IN_WITNESS = slot_offset(TxIn, "witness")
-cdef Py_ssize_t OUT_VALUE = slot_offset(TxOut, "value")
-cdef Py_ssize_t OUT_SCRIPT = slot_offset(TxOut, "script_pubkey")
+cdef TxSlots TX
+load_tx_slots(&TX, TxIn, TxOut, OutPoint)
 cdef tuple NO_WITNESS = ()
 
 
@@ -126,13 +120,13 @@ cdef list read_inputs(Cursor *c):
     cdef list inputs = []
     for i in range(n):
         outpoint = PyType_GenericNew(<PyTypeObject *>OutPoint, NULL, NULL)
-        set_slot(outpoint, OP_TXID, take(c, 32))
-        set_slot(outpoint, OP_INDEX, little(c, 4))
+        set_slot(outpoint, TX.outpoint_txid, take(c, 32))
+        set_slot(outpoint, TX.outpoint_index, little(c, 4))
         txin = PyType_GenericNew(<PyTypeObject *>TxIn, NULL, NULL)
-        set_slot(txin, IN_PREVOUT, outpoint)
-        set_slot(txin, IN_SCRIPT_SIG, var_bytes(c))
-        set_slot(txin, IN_SEQUENCE, little(c, 4))
-        set_slot(txin, IN_WITNESS, NO_WITNESS)
+        set_slot(txin, TX.in_prevout, outpoint)
+        set_slot(txin, TX.in_script_sig, var_bytes(c))
+        set_slot(txin, TX.in_sequence, little(c, 4))
+        set_slot(txin, TX.in_witness, NO_WITNESS)
         inputs.append(txin)
     return inputs
 
@@ -144,8 +138,8 @@ cdef list read_outputs(Cursor *c):
     for i in range(n):
         value = <int64_t>little(c, 8)
         txout = PyType_GenericNew(<PyTypeObject *>TxOut, NULL, NULL)
-        set_slot(txout, OUT_VALUE, value)
-        set_slot(txout, OUT_SCRIPT, var_bytes(c))
+        set_slot(txout, TX.out_value, value)
+        set_slot(txout, TX.out_script, var_bytes(c))
         outputs.append(txout)
     return outputs
 
@@ -215,7 +209,7 @@ cdef object read_one(Cursor *cursor, bint allow_witness):
             n_items = count(&c, 1)
             stack = tuple([var_bytes(&c) for _ in range(n_items)])
             any_witness = any_witness or n_items > 0
-            set_slot(inputs[i], IN_WITNESS, stack)
+            set_slot(inputs[i], TX.in_witness, stack)
         if not any_witness:
             raise DecodeError("superfluous witness record")
     if flags:
