@@ -28,7 +28,10 @@ import coincurve
 
 from wattchain.core.tx import COIN, Transaction, TxIn, TxOut
 from wattchain.node.chaingen import Branch, Spendable, generated_params, make_keys, sign_transaction
+from wattchain.consensus.script_checks import ScriptVerifier
 from wattchain.node.chainstate import Chainstate
+from wattchain.script import sigcore
+from wattchain.script.sigcache import SignatureCache
 
 
 def build_chain(n_blocks: int, txs_per_block: int, inputs: int, seed: int):
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cache-mb", type=float, default=64.0,
                         help="coins cache bound in MiB (0 = write-through)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="script-check threads (0 = all cores, as the daemon runs)")
     parser.add_argument("--datadir", type=Path, default=None,
                         help="where to connect (default: a temporary directory, removed)")
     args = parser.parse_args(argv)
@@ -88,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     datadir = args.datadir or Path(tempfile.mkdtemp(prefix="wattchain-bench-"))
     try:
-        cs = Chainstate.open(datadir, params, cache_bytes=int(args.cache_mb * 2**20))
+        # As the daemon: a verifier on every core (or --threads) with a signature cache.
+        verifier = ScriptVerifier(args.threads or None, SignatureCache())
+        cs = Chainstate.open(datadir, params, cache_bytes=int(args.cache_mb * 2**20),
+                             script_verifier=verifier)
         now = params.genesis_time + 10**7
         started = time.perf_counter()
         for block in blocks:
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = cs.utxo_stats()
         utxo_bytes = cs.utxo_disk_size()
         cs.close()
+        verifier.close()
         db_bytes = sum(p.stat().st_size for p in (datadir / "chainstate").iterdir())
     finally:
         if args.datadir is None:
@@ -119,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "signature_backend": f"libsecp256k1 via coincurve {coincurve.__version__}"
                              if hasattr(coincurve, "__version__") else "libsecp256k1 via coincurve",
+        "signature_core": sigcore.backend_name(), "script_threads": verifier.batch.threads,
         "python": sys.version.split()[0],
     }))
     return 0

@@ -144,3 +144,22 @@ def test_positions_outside_the_data_are_refused():
         reader_module.read_transaction(b"\x00" * 10, 6, 5)
     with pytest.raises(ValueError):
         reader_module.read_transactions(b"\x00" * 10, 0, 10, -1)
+
+
+def test_decoded_value_objects_are_untracked_and_freed():
+    """The reader's TxIn/TxOut/OutPoint are left out of the cycle collector (see
+    ``_fast_slots.new_acyclic``), and decoding the same block over and over leaks nothing."""
+    import sys
+
+    tx = Transaction.deserialize(bytes.fromhex(
+        "02000000000101" + "11" * 32 + "01000000" + "00" + "feffffff"
+        + "01" + "e803000000000000" + "0151" + "0201aa0201bb" + "00000000"))
+    assert tx.has_witness and not gc.is_tracked(tx.inputs[0])
+    assert not gc.is_tracked(tx.inputs[0].prevout) and not gc.is_tracked(tx.outputs[0])
+    raw = Block(BlockHeader(1, bytes(32), bytes(32), 0, 0, 0), (tx,) * 50).serialize()
+    for _ in range(20):
+        Block.deserialize(raw)
+    before = sys.getallocatedblocks()
+    for _ in range(200):
+        Block.deserialize(raw)
+    assert sys.getallocatedblocks() - before < 200  # 200 x 50 transactions decoded

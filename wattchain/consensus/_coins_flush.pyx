@@ -10,16 +10,12 @@ much as the rest of the block's non-signature work. Slots are read and written b
 """
 
 from cpython.bytes cimport PyBytes_GET_SIZE
-from cpython.object cimport PyObject, PyTypeObject
 
 from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
-                                         load_tx_slots, set_slot)
+                                         load_tx_slots, new_acyclic, set_slot)
 
 from wattchain.consensus.coins import _ENTRY_OVERHEAD, CacheInconsistencyError, Coin, _Entry
 from wattchain.core.tx import OutPoint, TxIn, TxOut
-
-cdef extern from "Python.h":
-    object PyType_GenericNew(PyTypeObject *t, PyObject *args, PyObject *kwds)
 
 cdef long OVERHEAD = _ENTRY_OVERHEAD
 cdef object EntryType = _Entry, CoinType = Coin, TxOutType = TxOut
@@ -61,7 +57,7 @@ def batch_write(parent, dict child_entries):
             if fresh and coin is None:
                 continue  # created and spent below us: nothing to record
             # Only FRESH if the child says no layer below holds it unspent.
-            mine = PyType_GenericNew(<PyTypeObject *>_Entry, NULL, NULL)
+            mine = new_acyclic(_Entry)
             set_slot(mine, CS.entry_coin, coin)
             set_slot(mine, CS.entry_dirty, True)
             set_slot(mine, CS.entry_fresh, True if fresh else False)

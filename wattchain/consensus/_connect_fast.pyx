@@ -31,14 +31,13 @@ flagged in ``totals.contract_free``, and ``find_contract_transactions`` skips it
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.string cimport memcmp, memcpy
 
 from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
                                               put_compact, put_le, sig_ok, sigcache_preimage)
 from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
-                                         load_tx_slots, set_slot)
+                                         load_tx_slots, new_acyclic, set_slot)
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 
@@ -47,9 +46,6 @@ from wattchain.consensus.coins import (_ENTRY_OVERHEAD, CacheInconsistencyError,
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.core.tx import OutPoint, TxIn, TxOut
 from wattchain.script.sigcache import SignatureCache
-
-cdef extern from "Python.h":
-    object PyType_GenericNew(PyTypeObject *t, PyObject *args, PyObject *kwds)
 
 DEF MAX_INPUTS = 16          # larger transactions take the Python path
 DEF MAX_OUT_BYTES = 4096     # serialized outputs hashed fast (larger: BlockScripts.add)
@@ -84,7 +80,7 @@ cdef inline object entry_of(object entry):
 # ------------------------------------------------------------------------------ objects
 cdef inline object new_entry(object coin, bint dirty, bint fresh):
     """``coins._Entry(coin, dirty, fresh)`` without running its Python ``__init__``."""
-    entry = PyType_GenericNew(<PyTypeObject *>_Entry, NULL, NULL)
+    entry = new_acyclic(_Entry)
     set_slot(entry, CS.entry_coin, coin)
     set_slot(entry, CS.entry_dirty, True if dirty else False)
     set_slot(entry, CS.entry_fresh, True if fresh else False)
@@ -94,7 +90,7 @@ cdef inline object new_entry(object coin, bint dirty, bint fresh):
 cdef inline object new_coin(object output, object height):
     """``Coin(output, height, False, False)``; the frozen dataclass's fields are set the way
     its generated ``__init__`` does (object.__setattr__)."""
-    coin = PyType_GenericNew(<PyTypeObject *>Coin, NULL, NULL)
+    coin = new_acyclic(Coin)
     set_slot(coin, CS.coin_output, output)
     set_slot(coin, CS.coin_height, height)
     set_slot(coin, CS.coin_coinbase, False)
@@ -103,7 +99,7 @@ cdef inline object new_coin(object output, object height):
 
 
 cdef inline object new_outpoint(object txid, object index):
-    outpoint = PyType_GenericNew(<PyTypeObject *>OutPoint, NULL, NULL)
+    outpoint = new_acyclic(OutPoint)
     set_slot(outpoint, TX.outpoint_txid, txid)
     set_slot(outpoint, TX.outpoint_index, index)
     return outpoint

@@ -21,7 +21,7 @@ from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
-from wattchain.core._fast_slots cimport TxSlots, load_tx_slots, set_slot
+from wattchain.core._fast_slots cimport TxSlots, load_tx_slots, new_acyclic, set_slot
 
 from wattchain.core.errors import DecodeError
 from wattchain.core.serialization import MAX_COMPACT_SIZE
@@ -119,10 +119,10 @@ cdef list read_inputs(Cursor *c):
     cdef Py_ssize_t n = count(c, MIN_TXIN_SIZE), i
     cdef list inputs = []
     for i in range(n):
-        outpoint = PyType_GenericNew(<PyTypeObject *>OutPoint, NULL, NULL)
+        outpoint = new_acyclic(OutPoint)
         set_slot(outpoint, TX.outpoint_txid, take(c, 32))
         set_slot(outpoint, TX.outpoint_index, little(c, 4))
-        txin = PyType_GenericNew(<PyTypeObject *>TxIn, NULL, NULL)
+        txin = new_acyclic(TxIn)
         set_slot(txin, TX.in_prevout, outpoint)
         set_slot(txin, TX.in_script_sig, var_bytes(c))
         set_slot(txin, TX.in_sequence, little(c, 4))
@@ -137,7 +137,7 @@ cdef list read_outputs(Cursor *c):
     cdef int64_t value
     for i in range(n):
         value = <int64_t>little(c, 8)
-        txout = PyType_GenericNew(<PyTypeObject *>TxOut, NULL, NULL)
+        txout = new_acyclic(TxOut)
         set_slot(txout, TX.out_value, value)
         set_slot(txout, TX.out_script, var_bytes(c))
         outputs.append(txout)
