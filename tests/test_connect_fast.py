@@ -438,3 +438,35 @@ def test_a_block_failing_late_drops_its_queued_walks_and_the_verifier_goes_on():
                 assert not any(entry.dirty for entry in view._entries.values())
         assert results == ["bad-txns-in-belowout", "ok"]
         assert verifier.last_stats.inputs == 41
+
+
+def test_the_compiled_loop_leaks_nothing_and_leaves_its_coins_untracked(monkeypatch):
+    """Coins and cache entries built in C are left out of the cycle collector
+    (``_fast_slots.new_acyclic``) and freed with their view: connecting the same block again
+    and again into fresh views does not grow the heap."""
+    import gc
+    import sys
+    monkeypatch.delenv("WATTCHAIN_PURE", raising=False)
+    params, coins, ctx, block = build([("wpkh", 1, 2), ("msig", 1, 2)] * 10, "none", 0, seed=31)
+    base = CoinsViewCache(EmptyCoinsView())
+    connect_block(params.genesis_block, base, 0, None, params)
+    for outpoint, coin in coins:
+        base.add_coin(outpoint, coin)
+    backend = sigcore.get_backend(pure=False)
+    with ScriptVerifier(2, None, backend) as verifier:
+        def connect_once():
+            view = CoinsViewCache(base)
+            connect_block(block, view, 1, ctx, params, script_verifier=verifier, in_place=True)
+            return view
+        view = connect_once()
+        # outputs of the transactions after the coinbase and coinstake (the Python path's)
+        created = [view._entries[(tx.txid, i)] for tx in block.transactions[2:]
+                   for i in range(len(tx.outputs))]
+        assert created and not any(gc.is_tracked(e) or gc.is_tracked(e.coin) for e in created)
+        del view, created
+        for _ in range(5):
+            connect_once()
+        before = sys.getallocatedblocks()
+        for _ in range(40):
+            connect_once()
+        assert sys.getallocatedblocks() - before < 400  # 40 blocks of ~80 new coins each

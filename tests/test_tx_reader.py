@@ -146,10 +146,11 @@ def test_positions_outside_the_data_are_refused():
         reader_module.read_transactions(b"\x00" * 10, 0, 10, -1)
 
 
-def test_decoded_value_objects_are_untracked_and_freed():
+def test_decoded_value_objects_are_untracked_and_freed(monkeypatch):
     """The reader's TxIn/TxOut/OutPoint are left out of the cycle collector (see
     ``_fast_slots.new_acyclic``), and decoding the same block over and over leaks nothing."""
     import sys
+    monkeypatch.delenv("WATTCHAIN_PURE", raising=False)
 
     tx = Transaction.deserialize(bytes.fromhex(
         "02000000000101" + "11" * 32 + "01000000" + "00" + "feffffff"
