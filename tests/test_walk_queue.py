@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -239,3 +240,27 @@ def test_one_thread_has_no_workers_and_the_pure_backend_no_session():
     assert session.finish() == 1
     verifier.close()
     assert BatchVerifier(2, sigcore.get_backend(pure=True)).walk_session() is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_fresh_workers():
+    """A child forked while the workers run (the gossip bench forks its nodes) has none of
+    them: its next session starts a new queue instead of waiting on the parent's."""
+    verifier = BatchVerifier(2, backend())
+    session = verifier.walk_session()
+    session.push(make_batch([(0, 1, True)] * 8))
+    assert session.finish() == 8
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if the walks ran
+        try:
+            child = verifier.walk_session()
+            child.push(make_batch([(2, 3, True)] * 8))
+            workers = verifier._walk_workers
+            alive = len(workers) == 1 and workers[0].is_alive()
+            code = 0 if child.finish() == 8 and alive else 1
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    verifier.close()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -172,6 +172,7 @@ class BatchVerifier:
         self._walk_workers: list[threading.Thread] = []
         self._walk_finalizer: weakref.finalize | None = None
         self._walk_lock = threading.Lock()
+        self._walk_pid = 0
 
     @property
     def backend_name(self) -> str:
@@ -224,6 +225,10 @@ class BatchVerifier:
         if session_type is None:
             return None
         with self._walk_lock:  # two blocks connecting at once must not start two queues
+            if self._walk_queue is not None and self._walk_pid != os.getpid():
+                # A forked child: the workers did not come along and the queue's mutex may
+                # have been held at the fork. Leave that queue alone and start afresh.
+                self._walk_queue, self._walk_workers, self._walk_finalizer = None, [], None
             if self._walk_queue is None:
                 queue = self.backend.walk_queue(self.backend.core)  # type: ignore[attr-defined]
                 workers = [threading.Thread(target=queue.serve, name=f"sigwalk-{i}",
@@ -231,6 +236,7 @@ class BatchVerifier:
                 for worker in workers:
                     worker.start()
                 self._walk_queue, self._walk_workers = queue, workers
+                self._walk_pid = os.getpid()
                 # An unclosed verifier must not leave its workers waiting forever.
                 self._walk_finalizer = weakref.finalize(self, queue.shutdown)
             queue = self._walk_queue
