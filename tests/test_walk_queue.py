@@ -264,3 +264,16 @@ def test_a_forked_child_gets_fresh_workers():
     _, status = os.waitpid(pid, 0)
     verifier.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_session_in_a_collected_cycle_is_cancelled_safely():
+    """A session dropped inside a reference cycle (e.g. held by a frame of a traceback) is
+    deallocated by the cycle collector: its queued pieces are dropped, nothing crashes."""
+    queue = backend().walk_queue(backend().core)
+    session = backend().walk_session(queue, 4)  # before the list: the collector clears the
+    session.push(make_batch([(1, 1, True)] * 12))  # unreachable objects in that order
+    holder: list[object] = [session]
+    holder.append(holder)  # a cycle: holder -> holder
+    del session, holder
+    gc.collect()
+    assert queue.queued == 0

@@ -34,7 +34,6 @@ cdef extern from "Python.h":
 
 DEF MIN_TXIN_SIZE = 41
 DEF MIN_TXOUT_SIZE = 9
-DEF WITNESS_SCALE_FACTOR = 4
 
 cdef uint64_t LIMIT = MAX_COMPACT_SIZE
 cdef TxSlots TX

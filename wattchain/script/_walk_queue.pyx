@@ -21,6 +21,7 @@ queued when the queue shuts down stay queued, and their session's ``finish`` run
 work is lost.
 """
 
+cimport cython
 from libc.stdlib cimport free, malloc, realloc
 
 from wattchain.script._sigcore cimport (SecpCalls, Secp256k1, WalkBatch, WalkJob, WalkKey,
@@ -171,6 +172,7 @@ cdef inline void _unlink(WalkQueue queue, Piece *piece) noexcept nogil:
     piece.prev = piece.next = NULL
 
 
+@cython.no_gc_clear  # __dealloc__ still needs self.queue when a cycle is collected
 cdef class WalkSession:
     """One block's walks on a :class:`WalkQueue`: :meth:`push` sealed batches as they fill,
     then :meth:`finish` (all verified: the checks made) or :meth:`cancel` (dropped)."""
