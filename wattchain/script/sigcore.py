@@ -227,7 +227,10 @@ class BatchVerifier:
         with self._walk_lock:  # two blocks connecting at once must not start two queues
             if self._walk_queue is not None and self._walk_pid != os.getpid():
                 # A forked child: the workers did not come along and the queue's mutex may
-                # have been held at the fork. Leave that queue alone and start afresh.
+                # have been held at the fork. Leave that queue alone (its finalizer too) and
+                # start afresh.
+                if self._walk_finalizer is not None:
+                    self._walk_finalizer.detach()
                 self._walk_queue, self._walk_workers, self._walk_finalizer = None, [], None
             if self._walk_queue is None:
                 queue = self.backend.walk_queue(self.backend.core)  # type: ignore[attr-defined]
