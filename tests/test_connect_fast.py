@@ -458,12 +458,22 @@ def test_the_compiled_loop_leaks_nothing_and_leaves_its_coins_untracked(monkeypa
             view = CoinsViewCache(base)
             connect_block(block, view, 1, ctx, params, script_verifier=verifier, in_place=True)
             return view
-        view = connect_once()
+        view = CoinsViewCache(base)
+        undo = connect_block(block, view, 1, ctx, params, script_verifier=verifier,
+                             in_place=True)
         # outputs of the transactions after the coinbase and coinstake (the Python path's)
         created = [view._entries[(tx.txid, i)] for tx in block.transactions[2:]
                    for i in range(len(tx.outputs))]
         assert created and not any(gc.is_tracked(e) or gc.is_tracked(e.coin) for e in created)
-        del view, created
+        # ... and so are its key tuples (the spent inputs' too) and its undo tuples.
+        spent = {(txin.prevout.txid, txin.prevout.index) for tx in block.transactions[2:]
+                 for txin in tx.inputs}
+        made = {(tx.txid, i) for tx in block.transactions[2:] for i in range(len(tx.outputs))}
+        keys = [key for key in view._entries if key in spent or key in made]
+        assert len(keys) == len(made) + len(spent)
+        assert not any(gc.is_tracked(key) for key in keys)
+        assert not any(gc.is_tracked(coins) for coins in undo.tx_undo[1:])
+        del view, created, keys, undo
         for _ in range(5):
             connect_once()
         before = sys.getallocatedblocks()

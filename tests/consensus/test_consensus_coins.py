@@ -156,6 +156,55 @@ def test_flush_fresh_over_unspent_is_a_logic_error() -> None:
         child.flush_into(parent)
 
 
+class _NoLookups(DictCoinsView):
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        raise AssertionError(f"looked up {outpoint} below the cache")
+
+
+def test_unique_txid_outputs_skip_the_layers_below() -> None:
+    """Core's AddCoin with possible_overwrite=false: no lookup below, FRESH at once."""
+    parent = CoinsViewCache(_NoLookups())
+    cache = CoinsViewCache(parent)
+    cache.add_outputs(op(1).txid, [(0, coin(1)), (2, coin(2))], unique_txid=True)
+    assert [(e.coin, e.dirty, e.fresh) for e in cache._entries.values()] == [
+        (coin(1), True, True), (coin(2), True, True)]
+    assert cache.memory_usage() == _coin_usage(coin(1)) + _coin_usage(coin(2))
+    # Spent before a flush: a FRESH coin is simply forgotten.
+    cache.spend_coin(OutPoint(op(1).txid, 0))
+    assert len(cache) == 1
+    # An unspent coin in this layer is still refused.
+    with pytest.raises(CoinOverwriteError):
+        cache.add_outputs(op(1).txid, [(2, coin(3))], unique_txid=True)
+    # Without the promise the layers below are consulted.
+    with pytest.raises(AssertionError, match="looked up"):
+        cache.add_outputs(op(2).txid, [(0, coin(4))])
+
+
+def test_unique_txid_readd_over_spent_stays_dirty_not_fresh() -> None:
+    """A coin spent in this layer and re-created must still delete the base's copy."""
+    base = DictCoinsView({op(1): coin(5)})
+    cache = CoinsViewCache(base)
+    cache.spend_coin(op(1))
+    cache.add_outputs(op(1).txid, [(op(1).index, coin(6))], unique_txid=True)
+    entry = cache._entries[(op(1).txid, op(1).index)]
+    assert (entry.coin, entry.dirty, entry.fresh) == (coin(6), True, False)
+    assert cache.memory_usage() == _coin_usage(coin(6))
+    cache.spend_coin(op(1))
+    assert dict(cache.dirty_entries()) == {op(1): None}
+
+
+def test_unique_txid_broken_promise_fails_at_flush() -> None:
+    """Were a txid ever repeated while its coin is unspent in the parent, the flush refuses
+    to replace that coin (Core's logic error), rather than destroying it."""
+    parent = CoinsViewCache(DictCoinsView())
+    parent.add_coin(op(1), coin(1))
+    child = CoinsViewCache(parent)
+    child.add_outputs(op(1).txid, [(op(1).index, coin(2))], unique_txid=True)
+    with pytest.raises(CacheInconsistencyError):
+        child.flush_into(parent)
+    assert parent.get_coin(op(1)) == coin(1)
+
+
 def test_memory_usage_tracks_entries() -> None:
     cache = CoinsViewCache(DictCoinsView())
     assert cache.memory_usage() == 0
@@ -169,8 +218,8 @@ def test_memory_usage_tracks_entries() -> None:
 
 
 # A model-based check: random operations on base <- big <- small caches behave like a dict.
-actions = st.lists(st.tuples(st.sampled_from(["add", "spend", "flush_small", "flush_big",
-                                              "uncache"]),
+actions = st.lists(st.tuples(st.sampled_from(["add", "add_unique", "spend", "flush_small",
+                                              "flush_big", "uncache"]),
                              outpoints, st.integers(1, 100)), max_size=60)
 
 
@@ -188,6 +237,13 @@ def test_layered_caches_match_a_dict(initial, steps) -> None:
                     small.add_coin(outpoint, coin(value))
             else:
                 small.add_coin(outpoint, coin(value))
+                model[outpoint] = coin(value)
+        elif action == "add_unique":
+            # The promise unique_txid makes: nothing unspent at the outpoint in any layer
+            # (connect_block's non-coinbase outputs). A spent one may be re-created.
+            if outpoint not in model:
+                small.add_outputs(outpoint.txid, [(outpoint.index, coin(value))],
+                                  unique_txid=True)
                 model[outpoint] = coin(value)
         elif action == "spend":
             if outpoint in model:

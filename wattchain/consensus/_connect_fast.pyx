@@ -37,7 +37,7 @@ from libc.string cimport memcmp, memcpy
 from wattchain.consensus._fast_bytes cimport (count_sigops, may_be_contract, multisig_shape,
                                               put_compact, put_le, sig_ok, sigcache_preimage)
 from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
-                                         load_tx_slots, new_acyclic, set_slot)
+                                         load_tx_slots, new_acyclic, set_slot, untracked)
 from wattchain.script._fastpaths cimport hash160_into, sha256, sha256d_into
 from wattchain.script._sigcore cimport WalkBatch
 
@@ -200,7 +200,7 @@ cdef class _Loop:
                 return 0
             if not 0 <= index <= 0xFFFFFFFF:
                 return 0
-            key = (txid, index)
+            key = untracked((txid, index))  # may become a cache key (fetch)
             for j in range(i):
                 if keys[j] == key:
                     return 0
@@ -298,7 +298,7 @@ cdef class _Loop:
         self.add_outputs(tx, outputs)
         self.fees += fee
         self.sigops += cost
-        self.tx_undo.append(tuple(coins))
+        self.tx_undo.append(untracked(tuple(coins)))  # coins are acyclic
         if self.scripts is not None:
             if scriptable:
                 self.emit(tx, inputs, outputs, coins, version, locktime)
@@ -307,7 +307,8 @@ cdef class _Loop:
         return 2 if contract_free else 1
 
     cdef int add_outputs(self, object tx, tuple outputs) except -1:
-        """``connect._add_outputs`` for a non-coinbase, non-coinstake transaction."""
+        """``connect._add_outputs`` for a non-coinbase, non-coinstake transaction: its txid is
+        unique, so only this view is consulted (``CoinsViewCache.add_outputs``)."""
         cdef Py_ssize_t i, n
         cdef long delta = 0
         cdef const uint8_t *p
@@ -319,12 +320,8 @@ cdef class _Loop:
             p = <const uint8_t *>PyBytes_AS_STRING(spk)
             if (n > 0 and p[0] == 0x6A) or n > MAX_SCRIPT:
                 continue
-            key = (txid, i)
+            key = untracked((txid, i))  # a cache key for as long as the coin lives
             entry = self.entries.get(key)
-            if entry is None:
-                self.cache._usage += delta
-                delta = 0
-                entry = fetch(self.cache, key)
             coin = new_coin(out, self.height_obj)
             if entry is None:
                 self.entries[key] = new_entry(coin, True, True)

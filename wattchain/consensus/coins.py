@@ -276,12 +276,39 @@ class CoinsViewCache:
         entry.coin = coin
         entry.dirty = True
 
-    def add_outputs(self, txid: bytes, coins: Iterable[tuple[int, Coin]]) -> None:
+    def add_outputs(self, txid: bytes, coins: Iterable[tuple[int, Coin]],
+                    unique_txid: bool = False) -> None:
         """``add_coin`` (no overwrite) for outputs ``(index, coin)`` of transaction ``txid``,
-        without building an OutPoint per output (Core's AddCoins)."""
-        add = self._add_key
+        without building an OutPoint per output (Core's AddCoins).
+
+        ``unique_txid`` is Core's ``possible_overwrite=false``: the caller knows no unspent
+        output of ``txid`` can exist in any layer, so only this layer is consulted, and an
+        output it does not hold becomes FRESH at once. That saves a lookup through every layer
+        down to the database for each new output, most of which miss. A block's
+        non-coinbase transactions qualify (see ``connect._add_outputs``). If the promise
+        were ever broken, the flush of the FRESH entry over an unspent parent coin raises
+        :class:`CacheInconsistencyError` (Core's logic error) instead of replacing it.
+        An unspent coin in this layer is still a :class:`CoinOverwriteError`.
+        """
+        if not unique_txid:
+            add = self._add_key
+            for index, coin in coins:
+                add((txid, index), coin)
+            return
+        entries = self._entries
         for index, coin in coins:
-            add((txid, index), coin)
+            key = (txid, index)
+            entry = entries.get(key)
+            if entry is None:
+                entries[key] = _Entry(coin, dirty=True, fresh=True)
+                self._usage += _ENTRY_OVERHEAD + len(coin.output.script_pubkey)
+            elif entry.coin is not None:
+                raise CoinOverwriteError(f"attempt to overwrite unspent coin {OutPoint(*key)}")
+            else:
+                # Spent here and so DIRTY: the spend must still reach the parent (not FRESH).
+                self._usage += len(coin.output.script_pubkey)
+                entry.coin = coin
+                entry.dirty = True
 
     def spend_coin(self, outpoint: OutPoint) -> Coin:
         """Mark the coin spent and return it; raises :class:`CoinNotFoundError` if absent."""

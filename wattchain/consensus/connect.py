@@ -89,14 +89,21 @@ class BlockUndo:
 # ------------------------------------------------------------------------------ helpers
 def _add_outputs(view: CoinsViewCache, tx: Transaction, height: int, coinbase: bool,
                  coinstake: bool) -> None:
-    """Core's AddCoins. Provably unspendable outputs never enter the UTXO set."""
+    """Core's AddCoins. Provably unspendable outputs never enter the UTXO set.
+
+    As in Core since BIP34, only a coinbase is checked against every layer for an unspent
+    output with its txid: each coinbase commits to its height, so coinbases are unique, and
+    every other transaction spends an outpoint no other transaction can spend, so its txid
+    is unique too. Other transactions' outputs are added without a lookup below this view
+    (``unique_txid``). The coinbase keeps the full check, one per block, as in Core.
+    """
     try:
         view.add_outputs(tx.txid, [
             (index, Coin(out, height, coinbase, coinstake))
             for index, out in enumerate(tx.outputs)
             # is_unspendable, inline: OP_RETURN first, or over the script size limit
             if not ((out.script_pubkey and out.script_pubkey[0] == _OP_RETURN)
-                    or len(out.script_pubkey) > MAX_SCRIPT_SIZE)])
+                    or len(out.script_pubkey) > MAX_SCRIPT_SIZE)], unique_txid=not coinbase)
     except CoinOverwriteError as exc:
         # Impossible with BIP34 heights in every coinbase, but never destroy a coin.
         raise BlockValidationError("bad-txns-BIP30", f"tried to overwrite transaction "

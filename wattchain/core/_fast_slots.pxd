@@ -50,6 +50,14 @@ cdef inline object new_acyclic(type cls):
     return obj
 
 
+cdef inline object untracked(object obj):
+    """``obj`` (a container just built here, holding only values that cannot reach back to
+    it) left out of the cycle collector, which would otherwise walk it in every collection
+    until it dies; see ``new_acyclic``."""
+    PyObject_GC_UnTrack(<void *>obj)
+    return obj
+
+
 cdef inline object get_slot(object obj, Py_ssize_t offset):
     """``obj.<slot at offset>`` (AttributeError if unset, as the attribute read would)."""
     cdef PyObject *value = (<PyObject **>((<char *><PyObject *>obj) + offset))[0]
