@@ -53,6 +53,11 @@ else:
                             "wattchain/core/_fast_slots.pxd", "wattchain/script/_sigcore.pxd",
                             "wattchain/script/_fastpaths.pxd"],
                    optional=True),
+         # check_block's per-transaction checks and the merkle roots (consensus.block_scan).
+         Extension("wattchain.consensus._block_scan", ["wattchain/consensus/_block_scan.pyx"],
+                   depends=["wattchain/consensus/_fast_bytes.pxd",
+                            "wattchain/core/_fast_slots.pxd", "wattchain/script/_fastpaths.pxd"],
+                   optional=True),
          # CoinsViewCache._batch_write in C (the node's per-block flush).
          Extension("wattchain.consensus._coins_flush", ["wattchain/consensus/_coins_flush.pyx"],
                    depends=["wattchain/core/_fast_slots.pxd"], optional=True)],

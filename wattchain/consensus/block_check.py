@@ -10,8 +10,10 @@ layer must therefore not mark a header invalid for these two reasons (``is_mutat
 
 from __future__ import annotations
 
+from wattchain.consensus.block_scan import (PASSES_COINBASE, UNCHECKED, merkle_root,
+                                            scan_transactions)
 from wattchain.consensus.collector import collector_paused
-from wattchain.consensus.contract_rules import check_contract_outputs
+from wattchain.consensus.contract_rules import find_contract_transactions
 from wattchain.consensus.errors import BlockValidationError, TxValidationError
 from wattchain.consensus.params import ChainParams
 from wattchain.consensus.pos import check_coinstake_shape
@@ -52,50 +54,67 @@ def legacy_sigop_count(tx: Transaction) -> int:
     return count
 
 
-def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bool = True) -> None:
+def check_block(block: StakeBlock, params: ChainParams, *, check_merkle_root: bool = True,
+                fast: bool | None = None) -> None:
     """Core's CheckBlock: header, merkle root and mutation, size, coinbase placement, every
-    transaction's context-free checks, and the legacy sigop limit, in Core's order."""
+    transaction's context-free checks, and the legacy sigop limit, in Core's order.
+
+    ``fast`` (default: unless ``WATTCHAIN_PURE``) first runs the compiled scan
+    (``consensus.block_scan``), which marks the transactions that certainly pass and counts
+    their sigops; the Python checks below then run only on the others, in block order, so the
+    first failure and its reason are the same either way."""
     with collector_paused():  # see consensus.collector
-        _check_block(block, params, check_merkle_root)
+        _check_block(block, params, check_merkle_root, fast)
 
 
-def _check_block(block: StakeBlock, params: ChainParams, check_merkle_root: bool) -> None:
+def _check_block(block: StakeBlock, params: ChainParams, check_merkle_root: bool,
+                 fast: bool | None) -> None:
     check_block_header(block.header, params)
+    txs = block.transactions
+    max_weight = params.max_block_weight
+    scan = scan_transactions(txs, params.max_money, max_weight, fast)
 
     if check_merkle_root:
-        root, mutated = block.compute_merkle_root()
+        root, mutated = merkle_root([tx.txid for tx in txs], fast)
         if root != block.header.merkle_root:
             raise BlockValidationError("bad-txnmrklroot", "hashMerkleRoot mismatch")
         # CVE-2012-2459: a duplicated subtree gives the same root for a different tx list.
         if mutated:
             raise BlockValidationError("bad-txns-duplicate", "duplicate transaction")
 
-    txs = block.transactions
-    max_weight = params.max_block_weight
     if (not txs or len(txs) * WITNESS_SCALE_FACTOR > max_weight
             or block.base_size > params.max_block_base_size):
         raise BlockValidationError("bad-blk-length", "size limits failed")
 
-    if not txs[0].is_coinbase():
+    status = scan.status if scan is not None else bytes(len(txs))
+    if not _is_coinbase(txs[0], status[0]):
         raise BlockValidationError("bad-cb-missing", "first tx is not coinbase")
-    for tx in txs[1:]:
-        if tx.is_coinbase():
+    for position in range(1, len(txs)):
+        if _is_coinbase(txs[position], status[position]):
             raise BlockValidationError("bad-cb-multiple", "more than one coinbase")
     if block.header.is_proof_of_stake():
-        check_coinstake_shape(block)
+        check_coinstake_shape(block, status)
 
-    for tx in txs:
+    unchecked = [tx for tx, code in zip(txs, status) if code == UNCHECKED]
+    for tx in unchecked:
         try:
             check_transaction(tx, params.max_money, max_weight)
         except TxValidationError as exc:
             raise BlockValidationError(
                 exc.reason, f"transaction check failed (tx {tx.txid_hex}) {exc.detail}") from exc
 
-    sigops = 0
-    for tx in txs:
+    sigops = scan.sigops if scan is not None else 0
+    for tx in unchecked:
         sigops += legacy_sigop_count(tx)
     if sigops * WITNESS_SCALE_FACTOR > params.max_block_sigops_cost:
         raise BlockValidationError("bad-blk-sigops", "out-of-bounds SigOpCount")
 
     # Contract outputs parse, and none in the coinbase/coinstake (contract_rules).
-    check_contract_outputs(block, params)
+    find_contract_transactions(block, params, scan.contract_free if scan is not None else None)
+
+
+def _is_coinbase(tx: Transaction, status: int) -> bool:
+    """``tx.is_coinbase()``, known from the scan for a transaction that passed it."""
+    if status == UNCHECKED:
+        return tx.is_coinbase()
+    return status == PASSES_COINBASE

@@ -7,6 +7,7 @@ reads no clock. BIP34, BIP65/66, BIP68/112/113 and SegWit are active from the ge
 
 from __future__ import annotations
 
+from wattchain.consensus.block_scan import merkle_root
 from wattchain.consensus.context import ChainContext, ListChainContext, median_time
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams
@@ -58,7 +59,8 @@ def check_witness_commitment(block: StakeBlock) -> None:
         if len(witness) != 1 or len(witness[0]) != 32:
             raise BlockValidationError("bad-witness-nonce-size",
                                        "invalid witness reserved value size")
-        root, _ = block.compute_witness_merkle_root()
+        # block.compute_witness_merkle_root(), hashed in C when built (block_scan)
+        root, _ = merkle_root([bytes(32)] + [tx.wtxid for tx in block.transactions[1:]])
         script = coinbase.outputs[index].script_pubkey
         if witness_commitment_hash(root, witness[0]) != script[6:38]:
             raise BlockValidationError("bad-witness-merkle-match", "witness merkle commitment mismatch")

@@ -1,6 +1,6 @@
 """Consensus rules of the contract layer, as hooks of ``connect_block`` / ``disconnect_block``.
 
-Context-free (:func:`check_contract_outputs`, also run by ``check_block``): every output that
+Context-free (:func:`find_contract_transactions`, also run by ``check_block``): every output that
 claims to be a contract output must parse (else the block is invalid with the parser's reason),
 and the coinbase and coinstake carry none.
 

@@ -210,10 +210,13 @@ def check_proof_of_stake(header: StakeBlockHeader, parent: ChainContext,
     return kernel_hash
 
 
-def check_coinstake_shape(block: StakeBlock) -> None:
+def check_coinstake_shape(block: StakeBlock, known: bytes | bytearray | None = None) -> None:
     """Context-free shape of a PoS block: tx 1 is the coinstake staking the header's outpoint,
     no other transaction is a coinstake, and the coinbase pays nothing (the reward and fees go
     to the coinstake; the coinbase keeps only value-0 outputs such as the witness commitment).
+
+    ``known`` (``check_block``'s compiled scan, one status per transaction): a transaction
+    marked 1 is known not to be shaped like a coinstake, so ``is_coinstake`` is not asked.
     """
     txs = block.transactions
     if len(txs) < 2 or not is_coinstake(txs[1]):
@@ -221,8 +224,8 @@ def check_coinstake_shape(block: StakeBlock) -> None:
     if txs[1].inputs[0].prevout != block.header.prevout_stake:
         raise BlockValidationError("bad-cs-prevout",
                                    "coinstake does not spend the header's staked output")
-    for tx in txs[2:]:
-        if is_coinstake(tx):
+    for position in range(2, len(txs)):
+        if (known is None or known[position] != 1) and is_coinstake(txs[position]):
             raise BlockValidationError("bad-cs-multiple", "more than one coinstake")
     if any(out.value for out in txs[0].outputs):
         raise BlockValidationError("bad-cb-pos-value",

@@ -2,7 +2,7 @@
 ``WATTCHAIN_PURE=1``.
 
 Why here: each compiled module (``core._tx_reader``, ``script._sigcore`` and ``_fastpaths``,
-``consensus._connect_fast`` and ``_coins_flush``) has a Python reference that defines its
+``consensus._connect_fast``, ``_coins_flush`` and ``_block_scan``) has a Python reference that defines its
 results, and CI runs the whole suite both ways. This module is the one switch, in the lowest
 layer, so ``core`` can use it without importing ``script``.
 """
