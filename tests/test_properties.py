@@ -169,6 +169,10 @@ def test_block_round_trip(header: BlockHeader, txs: list[Transaction]) -> None:
     assert decoded.hash == _dsha(raw[:80])
     assert [t.wtxid for t in decoded.transactions] == [t.wtxid for t in txs]
     assert BlockHeader.deserialize(raw[:80]) == header
+    # Sizes are summed from the transactions: they must be the serializations' lengths.
+    for each in (block, decoded):
+        assert each.total_size == len(raw)
+        assert each.base_size == len(block.serialize(include_witness=False))
 
 
 @FAST

@@ -10,8 +10,9 @@ from wattchain.consensus.coins import (CacheInconsistencyError, Coin, CoinNotFou
                                        CoinOverwriteError, CoinsViewCache, DictCoinsView,
                                        _coin_usage, read_varint, write_varint)
 from wattchain.consensus.connect import BlockUndo
+from wattchain.consensus.connect_fast import compiled_undo_serializer
 from wattchain.core.errors import DecodeError
-from wattchain.core.serialization import ByteReader
+from wattchain.core.serialization import ByteReader, compact_size
 from wattchain.core.tx import OutPoint, TxOut
 
 coins = st.builds(
@@ -64,6 +65,41 @@ def test_coin_decode_garbage_only_decode_error(data: bytes) -> None:
 def test_block_undo_round_trip(txs) -> None:
     undo = BlockUndo(tuple(tuple(x) for x in txs))
     assert BlockUndo.deserialize(undo.serialize()) == undo
+
+
+def _python_undo_record(undo: BlockUndo) -> bytes:
+    """BlockUndo's format written out with the Python pieces (the reference)."""
+    return compact_size(len(undo.tx_undo)) + b"".join(
+        compact_size(len(spent)) + b"".join(coin.serialize() for coin in spent)
+        for spent in undo.tx_undo)
+
+
+class _OtherCoin(Coin):
+    pass
+
+
+@settings(max_examples=300)
+@given(st.lists(st.lists(coins | st.builds(_OtherCoin, output=st.builds(
+    TxOut, st.integers(0, 2**63 - 1), st.binary(max_size=300)), height=st.integers(0, 2**40),
+    is_coinbase=st.booleans()), max_size=4), max_size=5))
+def test_compiled_undo_record_matches_python(txs) -> None:
+    serialize = compiled_undo_serializer(fast=True)
+    if serialize is None:
+        pytest.skip("compiled extensions are not built")
+    undo = BlockUndo(tuple(tuple(x) for x in txs))
+    assert serialize(undo.tx_undo) == _python_undo_record(undo) == undo.serialize()
+    assert serialize(list(undo.tx_undo)) is None  # not a shape it models: Python writes it
+
+
+def test_compiled_undo_record_refuses_what_python_refuses() -> None:
+    serialize = compiled_undo_serializer(fast=True)
+    if serialize is None:
+        pytest.skip("compiled extensions are not built")
+    for bad in (Coin(TxOut(1, b""), -1, False), Coin(TxOut(-1, b""), 1, False)):
+        with pytest.raises(ValueError):
+            serialize(((bad,),))
+        with pytest.raises(ValueError):
+            bad.serialize()
 
 
 @given(st.binary(max_size=80))

@@ -6,10 +6,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
+
 from wattchain.core.tx import OutPoint, Transaction, TxOut
 from wattchain.node.chaingen import (ANYONE_CAN_SPEND, Branch, Spendable, far_future_now,
                                      replay_stats)
 from wattchain.node.chainstate import Chainstate
+from wattchain.node.errors import ChainstateError
 from wattchain.node.schema import BlockStatus
 
 
@@ -59,6 +62,37 @@ def test_ten_block_fork_overtakes_tip(tmp_path, params, branch, rng) -> None:
                         assert cs.get_coin(OutPoint(tx.txid, i)).output == out
     with Chainstate.open(tmp_path, params, sync=False) as cs:  # the reorg persisted
         assert cs.tip.hash == side[-1].hash and cs.utxo_stats() == stats
+
+
+def test_the_block_just_received_connects_from_memory(tmp_path, params, branch, rng,
+                                                      monkeypatch) -> None:
+    """As Core's ActivateBestChain(pblock): the new block is not read back from disk; the
+    other blocks a reorganization connects or disconnects are."""
+    now = far_future_now(params)
+    main = [branch.random_block(rng, max_txs=3) for _ in range(4)]
+    fork = branch.fork(2)
+    side = [fork.random_block(rng, max_txs=3) for _ in range(3)]
+    with Chainstate.open(tmp_path, params, sync=False) as cs:
+        read: list[bytes] = []
+        original = cs.read_block
+        monkeypatch.setattr(cs, "read_block", lambda entry: (read.append(entry.hash),
+                                                             original(entry))[1])
+        assert all(r.became_tip for r in _feed(cs, main, now))
+        assert read == []
+        assert not any(r.became_tip for r in _feed(cs, side[:-1], now))
+        read.clear()
+        [result] = _feed(cs, side[-1:], now)
+        assert result.became_tip and result.reorged == 2
+        # main[3] and main[2] disconnected, side[0] and side[1] connected: from disk (the
+        # stake lookup may have read side blocks before); side[2] never.
+        assert read[-4:] == [main[3].hash, main[2].hash, side[0].hash, side[1].hash]
+        assert side[2].hash not in read
+        # A block handed in must be the entry's.
+        entry = cs.index.get(side[-1].hash)
+        cs._activator.disconnect_tip()
+        with pytest.raises(ChainstateError, match="is not"):
+            cs._activator.connect_tip(entry, main[0])
+        assert cs._activator.connect_tip(entry, side[-1]) is None and cs.tip.hash == entry.hash
 
 
 def test_equal_work_fork_does_not_replace_first_seen(tmp_path, params, branch, rng) -> None:

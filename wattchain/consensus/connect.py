@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from wattchain.consensus.coins import Coin, CoinNotFoundError, CoinOverwriteError, CoinsViewCache
 from wattchain.consensus.collector import collector_paused
-from wattchain.consensus.connect_fast import compiled_loop
+from wattchain.consensus.connect_fast import compiled_loop, compiled_undo_serializer
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.contract_rules import (BlockContracts, connect_contracts,
                                                 disconnect_contracts)
@@ -61,6 +61,11 @@ class BlockUndo:
     tx_undo: tuple[tuple[Coin, ...], ...] = ()
 
     def serialize(self) -> bytes:
+        fast = compiled_undo_serializer()
+        if fast is not None:
+            record = fast(self.tx_undo)
+            if record is not None:
+                return record
         parts = [compact_size(len(self.tx_undo))]
         for spent in self.tx_undo:
             parts.append(compact_size(len(spent)))

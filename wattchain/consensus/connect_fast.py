@@ -53,9 +53,28 @@ def compiled_batch_write() -> Callable[..., None] | None:
     return _load_batch_write(pure_forced())
 
 
+@lru_cache(maxsize=2)
+def _load_undo_serializer(pure: bool) -> Callable[..., bytes | None] | None:
+    if pure:
+        return None
+    try:
+        from wattchain.consensus import _coins_flush  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    serialize: Any = _coins_flush.serialize_undo
+    return serialize
+
+
+def compiled_undo_serializer(fast: bool | None = None) -> Callable[..., bytes | None] | None:
+    """The compiled ``BlockUndo.serialize`` (same bytes; None for a shape it does not model),
+    unless ``fast`` is False (default: unless ``WATTCHAIN_PURE``) or it is not built."""
+    return _load_undo_serializer(pure_forced() if fast is None else not fast)
+
+
 def compiled_available() -> bool:
     """Whether the compiled loop is built (whatever ``WATTCHAIN_PURE`` says)."""
     return _load(False) is not None
 
 
-__all__ = ["compiled_loop", "compiled_batch_write", "compiled_available"]
+__all__ = ["compiled_loop", "compiled_batch_write", "compiled_undo_serializer",
+           "compiled_available"]

@@ -22,6 +22,7 @@ from wattchain.consensus.connect import BlockUndo, connect_block, disconnect_blo
 from wattchain.consensus.contract_rules import BlockContracts, ContractUndo
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.core.errors import DecodeError
+from wattchain.core.header import StakeBlock
 from wattchain.node import schema
 from wattchain.node.block_index import BlockIndexEntry, EntryChainContext
 from wattchain.node.errors import ChainstateError, StorageError
@@ -122,8 +123,12 @@ class ChainActivator:
         return max(self.candidates, key=lambda e: (e.chain_work, -e.sequence_id))
 
     # ------------------------------------------------------------------ activation
-    def activate_best_chain(self) -> ActivationResult:
-        """Reorganize to the most-work valid candidate (see the module docstring)."""
+    def activate_best_chain(self, new_block: StakeBlock | None = None) -> ActivationResult:
+        """Reorganize to the most-work valid candidate (see the module docstring).
+
+        ``new_block`` is the block just stored by ``process_block``: connected from memory
+        if the path reaches it, instead of read back and decoded again (Core's ``pblock``).
+        It also keeps the txids the checks already computed."""
         chain = self.cs.chain
         old_tip = chain.tip
         if old_tip is None:
@@ -148,7 +153,9 @@ class ChainActivator:
             for height in range(fork.height + 1, best.height + 1):
                 entry = best.get_ancestor(height)
                 assert entry is not None
-                failure = self.connect_tip(entry)
+                known = new_block if new_block is not None and (
+                    new_block.hash == entry.hash) else None
+                failure = self.connect_tip(entry, known)
                 if failure is not None:
                     result.invalid[entry.hash] = failure
                     break
@@ -163,13 +170,18 @@ class ChainActivator:
         return result
 
     # ------------------------------------------------------------------ single steps
-    def connect_tip(self, entry: BlockIndexEntry) -> tuple[str, str] | None:
-        """Connect ``entry`` (a child of the tip). Returns (reason, detail) if invalid."""
+    def connect_tip(self, entry: BlockIndexEntry,
+                    block: StakeBlock | None = None) -> tuple[str, str] | None:
+        """Connect ``entry`` (a child of the tip); ``block`` is its block if the caller has
+        it, else it is read from disk. Returns (reason, detail) if invalid."""
         cs = self.cs
         parent = entry.parent
         if parent is None or cs.chain.tip is not parent:
             raise ChainstateError(f"{entry!r} does not extend the tip")
-        block = cs.read_block(entry)
+        if block is None:
+            block = cs.read_block(entry)
+        elif block.hash != entry.hash:
+            raise ChainstateError(f"block {block.hash[::-1].hex()} is not {entry!r}")
         view = CoinsViewCache(cs.cache.view)
         contracts = cs.contracts.binding()
         try:

@@ -221,7 +221,7 @@ class Chainstate:
         except BlockValidationError as exc:
             return ProcessResult.reject(block.hash, exc.reason, exc.detail)
         entry = self._store_block(block, parent)
-        result = self._activator.activate_best_chain()
+        result = self._activator.activate_best_chain(block)
         return result.for_block(entry, self.chain.tip is entry)
 
     def precheck_block(self, block: StakeBlock, now: int | None = None) -> ProcessResult | None:
