@@ -93,7 +93,7 @@ def _check_block(block: StakeBlock, params: ChainParams, check_merkle_root: bool
         if _is_coinbase(txs[position], status[position]):
             raise BlockValidationError("bad-cb-multiple", "more than one coinbase")
     if block.header.is_proof_of_stake():
-        check_coinstake_shape(block, status)
+        check_coinstake_shape(block, scan.status if scan is not None else None)
 
     unchecked = [tx for tx, code in zip(txs, status) if code == UNCHECKED]
     for tx in unchecked:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wattchain.consensus.block_scan import PASSES
 from wattchain.consensus.context import ChainContext
 from wattchain.consensus.errors import BlockValidationError
 from wattchain.consensus.params import ChainParams
@@ -216,7 +217,8 @@ def check_coinstake_shape(block: StakeBlock, known: bytes | bytearray | None = N
     to the coinstake; the coinbase keeps only value-0 outputs such as the witness commitment).
 
     ``known`` (``check_block``'s compiled scan, one status per transaction): a transaction
-    marked 1 is known not to be shaped like a coinstake, so ``is_coinstake`` is not asked.
+    marked ``PASSES`` is known not to be shaped like a coinstake, so ``is_coinstake`` is not
+    asked.
     """
     txs = block.transactions
     if len(txs) < 2 or not is_coinstake(txs[1]):
@@ -225,7 +227,7 @@ def check_coinstake_shape(block: StakeBlock, known: bytes | bytearray | None = N
         raise BlockValidationError("bad-cs-prevout",
                                    "coinstake does not spend the header's staked output")
     for position in range(2, len(txs)):
-        if (known is None or known[position] != 1) and is_coinstake(txs[position]):
+        if (known is None or known[position] != PASSES) and is_coinstake(txs[position]):
             raise BlockValidationError("bad-cs-multiple", "more than one coinstake")
     if any(out.value for out in txs[0].outputs):
         raise BlockValidationError("bad-cb-pos-value",
