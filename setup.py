@@ -60,7 +60,8 @@ else:
                    optional=True),
          # CoinsViewCache._batch_write in C (the node's per-block flush).
          Extension("wattchain.consensus._coins_flush", ["wattchain/consensus/_coins_flush.pyx"],
-                   depends=["wattchain/core/_fast_slots.pxd"], optional=True)],
+                   depends=["wattchain/consensus/_fast_bytes.pxd",
+                            "wattchain/core/_fast_slots.pxd"], optional=True)],
         language_level=3,
         quiet=True,
     )

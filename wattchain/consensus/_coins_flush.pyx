@@ -14,6 +14,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy
 
+from wattchain.consensus._fast_bytes cimport compact_size_len, put_compact
 from wattchain.core._fast_slots cimport (CoinSlots, TxSlots, get_slot, load_coin_slots,
                                          load_tx_slots, new_acyclic, set_slot)
 
@@ -100,22 +101,6 @@ cdef inline Py_ssize_t put_varint(uint8_t *out, uint64_t n) noexcept:
         n = (n >> 7) - 1
         i -= 1
         out[i] = (n & 0x7F) | 0x80
-    return size
-
-
-cdef inline int compact_size_len(uint64_t n) noexcept:
-    return 1 if n < 0xFD else 3 if n <= 0xFFFF else 5 if n <= 0xFFFFFFFF else 9
-
-
-cdef inline Py_ssize_t put_compact(uint8_t *out, uint64_t n) noexcept:
-    """``serialization.compact_size(n)`` into ``out``; its length."""
-    cdef int size = compact_size_len(n), i
-    if size == 1:
-        out[0] = <uint8_t>n
-        return 1
-    out[0] = 0xFD if size == 3 else 0xFE if size == 5 else 0xFF
-    for i in range(size - 1):
-        out[1 + i] = (n >> (8 * i)) & 0xFF
     return size
 
 

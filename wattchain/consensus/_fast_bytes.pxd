@@ -114,13 +114,20 @@ cdef inline void put_le(uint8_t *p, unsigned long long v, int width) noexcept:
         p[i] = <uint8_t>(v >> (8 * i))
 
 
-cdef inline Py_ssize_t put_compact(uint8_t *p, size_t n) noexcept:
-    if n < 0xFD:
+cdef inline int compact_size_len(unsigned long long n) noexcept:
+    """Bytes of ``serialization.compact_size(n)``."""
+    return 1 if n < 0xFD else 3 if n <= 0xFFFF else 5 if n <= 0xFFFFFFFF else 9
+
+
+cdef inline Py_ssize_t put_compact(uint8_t *p, unsigned long long n) noexcept:
+    """``serialization.compact_size(n)`` into ``p``; its length."""
+    cdef int size = compact_size_len(n)
+    if size == 1:
         p[0] = <uint8_t>n
         return 1
-    p[0] = 0xFD
-    put_le(p + 1, n, 2)
-    return 3
+    p[0] = 0xFD if size == 3 else 0xFE if size == 5 else 0xFF
+    put_le(p + 1, n, size - 1)
+    return size
 
 
 cdef inline bint may_be_contract(const uint8_t *p, Py_ssize_t n) noexcept:
