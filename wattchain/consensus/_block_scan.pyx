@@ -9,8 +9,9 @@ merkle node, for the txid root here and for the wtxid root in ``contextual``.
 
 This module decides nothing. ``scan_transactions`` says which transactions certainly pass
 ``check_transaction``, with their sigops, whether they are a coinbase or shaped like a
-coinstake, and whether they can hold a contract output; it caches their txid and wtxid. ``block_check`` runs the Python checks on every other
-transaction, in block order, so each failure is reported by the Python code with its reason.
+coinstake, and whether they can hold a contract output; it caches their txid and wtxid.
+``block_check`` runs the Python checks on every other transaction, in block order, so each
+failure is reported by the Python code with its reason.
 ``merkle_root`` is ``core.merkle.merkle_root`` for 32-byte items. The differential tests in
 ``tests/consensus/test_block_scan.py`` hold both to the Python reference.
 """
@@ -63,8 +64,10 @@ cdef int check_one(object tx, int64_t max_money, long max_weight, long *sigops,
     cdef const uint8_t *p
     if type(tx) is not TransactionType:
         return UNCHECKED
-    fields = tx.__dict__
-    inputs_obj = fields.get("inputs")
+    fields = getattr(tx, "__dict__", None)  # the cached properties live there
+    if type(fields) is not dict:
+        return UNCHECKED
+    inputs_obj = (<dict>fields).get("inputs")
     outputs_obj = fields.get("outputs")
     if type(inputs_obj) is not tuple or type(outputs_obj) is not tuple:
         return UNCHECKED

@@ -70,5 +70,5 @@ def merkle_root(hashes: Sequence[bytes], fast: bool | None = None) -> tuple[byte
     return python_merkle_root(hashes)
 
 
-__all__ = ["UNCHECKED", "PASSES", "PASSES_COINBASE", "PASSES_COINSTAKE_SHAPE", "TransactionScan", "compiled_block_scan",
-           "scan_transactions", "merkle_root"]
+__all__ = ["UNCHECKED", "PASSES", "PASSES_COINBASE", "PASSES_COINSTAKE_SHAPE", "TransactionScan",
+           "compiled_block_scan", "scan_transactions", "merkle_root"]
