@@ -19,7 +19,7 @@ from wattchain.core.errors import DecodeError
 from wattchain.core.serialization import ByteReader
 from wattchain.core.tx import Transaction
 
-reader_module = compiled._load_tx_reader(False)
+reader_module = compiled.compiled_tx_reader(fast=True)
 pytestmark = pytest.mark.skipif(
     reader_module is None,
     reason="compiled transaction reader (wattchain/core/_tx_reader.pyx) is not built: "

@@ -9,10 +9,9 @@ come from :func:`wattchain.core.merkle.merkle_root`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-from wattchain.core.compiled import pure_forced
+from wattchain.core.compiled import optional_module
 from wattchain.core.merkle import merkle_root as python_merkle_root
 from wattchain.core.tx import Transaction
 
@@ -32,22 +31,10 @@ class TransactionScan(NamedTuple):
     sigops: int
 
 
-@lru_cache(maxsize=2)
-def _load(pure: bool) -> Any:
-    """The compiled module or None (an immutable answer per kind: caching it is not state)."""
-    if pure:
-        return None
-    try:
-        from wattchain.consensus import _block_scan  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _block_scan
-
-
 def compiled_block_scan(fast: bool | None = None) -> Any:
     """The compiled module unless ``fast`` is False (default: unless ``WATTCHAIN_PURE``) or it
     is not built."""
-    return _load(pure_forced() if fast is None else not fast)
+    return optional_module("wattchain.consensus._block_scan", fast)
 
 
 def scan_transactions(txs: Sequence[Transaction], max_money: int, max_weight: int,

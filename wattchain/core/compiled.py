@@ -9,8 +9,10 @@ layer, so ``core`` can use it without importing ``script``.
 
 from __future__ import annotations
 
+import importlib
 import os
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 PURE_ENV = "WATTCHAIN_PURE"
@@ -22,22 +24,30 @@ def pure_forced(environ: Any = None) -> bool:
     return value not in ("", "0")
 
 
-@lru_cache(maxsize=2)
-def _load_tx_reader(pure: bool) -> Any:
-    """The compiled reader or None (an immutable answer per kind: caching it is not state)."""
-    if pure:
-        return None
+@lru_cache(maxsize=None)
+def _import_optional(name: str) -> ModuleType | None:
+    """Module ``name`` or None if it is not built (an immutable answer per name: caching it
+    is not state)."""
     try:
-        from wattchain.core import _tx_reader  # type: ignore[attr-defined]
+        return importlib.import_module(name)
     except ImportError:
         return None
-    return _tx_reader
 
 
-def compiled_tx_reader() -> Any:
+def optional_module(name: str, fast: bool | None = None) -> ModuleType | None:
+    """The optional compiled module ``name`` (e.g. ``"wattchain.consensus._block_scan"``),
+    or None when it is not built, when ``fast`` is False, or (``fast`` None) when
+    ``WATTCHAIN_PURE`` is set. The one loader of every compiled module but the signature
+    core, whose fallback is a backend object (``script.sigcore``)."""
+    if (pure_forced() if fast is None else not fast):
+        return None
+    return _import_optional(name)
+
+
+def compiled_tx_reader(fast: bool | None = None) -> Any:
     """The ``_tx_reader`` module (``read_transaction``, ``read_transactions``) unless
-    ``WATTCHAIN_PURE`` or not built."""
-    return _load_tx_reader(pure_forced())
+    ``WATTCHAIN_PURE`` (or ``fast`` False) or not built."""
+    return optional_module("wattchain.core._tx_reader", fast)
 
 
-__all__ = ["PURE_ENV", "pure_forced", "compiled_tx_reader"]
+__all__ = ["PURE_ENV", "pure_forced", "optional_module", "compiled_tx_reader"]

@@ -8,37 +8,27 @@ pipeline's template jobs call this; the interpreter keeps using ``sighash`` dire
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import ModuleType
 
 from wattchain.core.tx import Transaction
-from wattchain.core.compiled import pure_forced
+from wattchain.core.compiled import optional_module
 from wattchain.script.sighash import (SIGHASH_ALL, PrecomputedTransactionData,
                                       segwit_v0_signature_hash)
 
 _MIDSTATES = ("hash_prevouts", "hash_sequence", "hash_outputs")
 
 
-@lru_cache(maxsize=2)
-def _load(pure: bool) -> ModuleType | None:
-    """The compiled module, or None (an immutable answer per kind, so caching is not state)."""
-    if pure:
-        return None
-    try:
-        from wattchain.script import _fastpaths  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _fastpaths
+_MODULE = "wattchain.script._fastpaths"
 
 
 def compiled_module(pure: bool | None = None) -> ModuleType | None:
     """The compiled module unless ``pure`` (default: ``WATTCHAIN_PURE``) or not built."""
-    return _load(pure_forced() if pure is None else bool(pure))
+    return optional_module(_MODULE, None if pure is None else not pure)
 
 
 def compiled_available() -> bool:
     """Whether the compiled fast paths are built (whatever ``WATTCHAIN_PURE`` says)."""
-    return _load(False) is not None
+    return optional_module(_MODULE, fast=True) is not None
 
 
 def segwit_v0_digest(script_code: bytes, tx: Transaction, index: int, hash_type: int,
